@@ -1,0 +1,286 @@
+"""The public API: stylise an image (``transfer``) or score any image (``score``).
+
+The command line and the notebooks are thin layers over these two functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import PIL.Image
+import tensorflow as tf
+
+from . import images, network
+from .errors import InputError
+from .evaluator import Evaluator
+from .manifest import command_line, library_versions, manifest_path, write_json_atomic
+from .objective import Objective
+from .optimize import COMPLETED, minimize
+from .settings import INITS, PRESETS, ResolvedSettings, Settings
+from .weights import load_vgg19_weights, resolve_weights, weights_info
+
+ImageSource = str | os.PathLike | PIL.Image.Image | np.ndarray
+
+
+@dataclass
+class Result:
+    """A stylised image with everything needed to trace it."""
+
+    image: np.ndarray  # uint8 RGB (H, W, 3): the best image found
+    history: dict[str, list[float]]  # loss terms per iteration; index 0 is the start
+    manifest: dict
+    status: str  # completed | interrupted | diverged
+    stop_reason: str
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the image and its manifest (``PATH.json``) atomically."""
+        path = images.check_output_path(path)
+        manifest = {**self.manifest, "output": {**self.manifest["output"], "path": str(path)}}
+        images.save_image(self.image, path)
+        write_json_atomic(manifest_path(path), manifest)
+        return path
+
+
+def make_settings(settings: Settings | None = None, **overrides: object) -> Settings:
+    """``Settings`` from a base (default: the paper preset) and keyword overrides."""
+    base = settings if settings is not None else Settings()
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise InputError(
+            f"unknown setting {unknown[0]!r}; valid settings: {', '.join(sorted(known))}"
+        )
+    return dataclasses.replace(base, **overrides)
+
+
+@functools.lru_cache(maxsize=4)
+def _weights(path: str, md5: str) -> dict:
+    return load_vgg19_weights(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _extractor(path: str, md5: str, layers: tuple[str, ...], pooling: str) -> keras.Model:
+    return network.build_feature_extractor(layers, _weights(path, md5), pooling)
+
+
+def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
+    """The feature extractor for these settings (cached) and the weights' provenance."""
+    path = resolve_weights(settings.weights)
+    info = weights_info(path)
+    extractor = _extractor(str(path), info["md5"], tuple(settings.layers), settings.pooling)
+    return extractor, info
+
+
+def _describe(source: ImageSource, array: np.ndarray) -> dict:
+    height, width = array.shape[:2]
+    description: dict[str, object] = {"original_size": [width, height]}
+    if isinstance(source, (str, os.PathLike)):
+        description["path"] = str(Path(source).resolve())
+        description["sha256"] = images.image_digest(source)
+    else:
+        description["path"] = None
+        description["type"] = type(source).__name__
+    return description
+
+
+def _check_big_enough(image: np.ndarray, settings: ResolvedSettings, name: str) -> None:
+    deepest = max(settings.layers, key=network.CONV_LAYERS.index)
+    needed = 2 ** network.poolings_before(deepest)
+    height, width = image.shape[:2]
+    if min(height, width) < needed:
+        raise InputError(
+            f"the {name} is {width}x{height} px at this size, too small for "
+            f"{network.paper_layer_name(deepest)} (needs at least {needed} px on each side); "
+            "use a larger --size or a larger image"
+        )
+
+
+def _size_style(style: np.ndarray, height: int, width: int, settings: ResolvedSettings):
+    if settings.style_size == "content":
+        return images.resize_to(style, height, width)
+    return images.resize_long_side(style, max(height, width))
+
+
+def _initial_image(
+    settings: ResolvedSettings, content: np.ndarray, style: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """The start, in RGB 0..255, and how it was made."""
+    height, width = content.shape[:2]
+    if settings.init == "noise":
+        rng = np.random.default_rng(settings.seed)
+        start = rng.uniform(0.0, 255.0, size=(height, width, 3)).astype(np.float32)
+        return start, {
+            "init": "noise",
+            "distribution": "uniform 0..255 per pixel",
+            "seed": settings.seed,
+        }
+    if settings.init == "content":
+        return content, {"init": "content"}
+    if settings.init == "style":
+        return images.resize_to(style, height, width), {"init": "style"}
+    path = settings.init
+    if not Path(path).exists():
+        raise InputError(
+            f"init {path!r} is neither {', '.join(INITS)} nor an existing image file; "
+            "pass one of those or a path"
+        )
+    start = images.resize_to(images.load_image(path, name="init image"), height, width)
+    return start, {"init": "image", **_describe(path, start)}
+
+
+def transfer(
+    content: ImageSource,
+    style: ImageSource,
+    settings: Settings | None = None,
+    *,
+    output: str | os.PathLike | None = None,
+    progress: bool = True,
+    **overrides: object,
+) -> Result:
+    """Repaint ``content`` in the style of ``style`` by optimising the image itself.
+
+    ``settings`` (default: the paper preset) and keyword ``overrides`` (any
+    ``Settings`` field, e.g. ``size=256, iterations=100, preset="gatys-code"``) say
+    how. With ``output``, the image and its manifest are written there atomically,
+    intermediate images every ``save_every`` iterations; the output path is checked
+    before any work starts. Ctrl-C or a non-finite loss ends the run early with the
+    best image so far (``Result.status`` says which).
+    """
+    started = time.perf_counter()
+    resolved = make_settings(settings, **overrides).resolve()
+    input_paths = [s for s in (content, style) if isinstance(s, (str, os.PathLike))]
+    if isinstance(resolved.init, str) and resolved.init not in INITS:
+        input_paths.append(resolved.init)
+    output_path = images.check_output_path(output, input_paths) if output is not None else None
+
+    content_full = images.load_image(content, name="content image")
+    style_full = images.load_image(style, name="style image")
+    content_rgb = images.resize_long_side(content_full, resolved.size)
+    height, width = content_rgb.shape[:2]
+    style_rgb = _size_style(style_full, height, width, resolved)
+    _check_big_enough(content_rgb, resolved, "content image")
+    _check_big_enough(style_rgb, resolved, "style image")
+    start_rgb, init_info = _initial_image(resolved, content_rgb, style_rgb)
+
+    extractor, weights = load_network(resolved)
+    objective = Objective(
+        extractor, resolved, network.preprocess(content_rgb), [network.preprocess(style_rgb)]
+    )
+    evaluator = Evaluator(objective, (height, width, 3))
+    bar = keras.utils.Progbar(resolved.iterations, stateful_metrics=["loss", "content", "style"])
+
+    def on_iteration(iteration: int, x: np.ndarray, terms: np.ndarray) -> None:
+        if progress:
+            bar.update(
+                iteration,
+                [("loss", terms[0]), ("content", terms[1]), ("style", terms[2])],
+            )
+        if output_path is not None and resolved.save_every and iteration % resolved.save_every == 0:
+            snapshot = output_path.with_name(
+                f"{output_path.stem}.iter{iteration:05d}{output_path.suffix}"
+            )
+            images.save_image(network.deprocess(x.reshape(height, width, 3)), snapshot)
+
+    optimize_started = time.perf_counter()
+    outcome = minimize(
+        evaluator,
+        network.preprocess(start_rgb),
+        resolved.iterations,
+        optimizer=resolved.optimizer,
+        bounds=network.pixel_bounds((height, width, 3)),
+        lbfgs_history=resolved.lbfgs_history,
+        learning_rate=resolved.learning_rate,
+        on_iteration=on_iteration,
+    )
+    optimize_seconds = time.perf_counter() - optimize_started
+    if progress and outcome.status != COMPLETED:
+        print(f"\n{outcome.stop_reason}")
+
+    image = np.round(network.deprocess(outcome.x.reshape(height, width, 3))).astype(np.uint8)
+    final_terms = evaluator.evaluate(outcome.x)[0]
+    names = objective.term_names
+    history = {name: [float(t[i]) for t in outcome.history] for i, name in enumerate(names)}
+    manifest = {
+        "tool": "style_transfer",
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command_line(),
+        "preset": resolved.preset,
+        "preset_description": PRESETS[resolved.preset].description,
+        "settings": resolved.as_dict(),
+        "weights": weights,
+        "network": {"pooling": resolved.pooling, "deepest_layer": extractor.layers[-1].name},
+        "inputs": {
+            "content": _describe(content, content_full),
+            "style": _describe(style, style_full),
+        },
+        "sizes": {"output": [width, height], "style": [style_rgb.shape[1], style_rgb.shape[0]]},
+        "start": init_info,
+        "output": {"path": str(output_path) if output_path else None, "size": [width, height]},
+        "optimizer": {
+            "name": resolved.optimizer,
+            "status": outcome.status,
+            "stop_reason": outcome.stop_reason,
+            "iterations": outcome.iterations,
+            "function_evaluations": outcome.evaluations,
+        },
+        "final_loss": {name: float(value) for name, value in zip(names, final_terms)},
+        "loss_history": history,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "optimize_time_s": round(optimize_seconds, 3),
+        "versions": library_versions(),
+    }
+    result = Result(image, history, manifest, outcome.status, outcome.stop_reason)
+    if output_path is not None:
+        result.save(output_path)
+    return result
+
+
+def score(
+    image: ImageSource,
+    content: ImageSource,
+    style: ImageSource,
+    settings: Settings | None = None,
+    **overrides: object,
+) -> dict:
+    """The objective's terms for any image at its own size (content and style resized to it).
+
+    Returns ``content_loss`` (unweighted), ``style_losses`` (layer -> unweighted E_l),
+    ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``.
+    """
+    resolved = make_settings(settings, **overrides).resolve()
+    rgb = images.load_image(image, name="scored image")
+    height, width = rgb.shape[:2]
+    _check_big_enough(rgb, resolved, "scored image")
+    content_rgb = images.resize_to(images.load_image(content, name="content image"), height, width)
+    style_rgb = _size_style(images.load_image(style, name="style image"), height, width, resolved)
+    _check_big_enough(style_rgb, resolved, "style image")
+    extractor, weights = load_network(resolved)
+    objective = Objective(
+        extractor, resolved, network.preprocess(content_rgb), [network.preprocess(style_rgb)]
+    )
+    terms = objective.terms(tf.constant(network.preprocess(rgb)[None])).numpy().astype(float)
+    return {
+        "image": str(image) if isinstance(image, (str, os.PathLike)) else None,
+        "size": [width, height],
+        "preset": resolved.preset,
+        "pooling": resolved.pooling,
+        "content_layer": resolved.content_layer,
+        "style_layer_weights": resolved.style_layers,
+        "content_weight": resolved.content_weight,
+        "style_weight": resolved.style_weight,
+        "tv_weight": resolved.tv_weight,
+        "content_loss": terms[1],
+        "style_losses": dict(zip(resolved.style_layers, terms[4:])),
+        "style_loss": terms[2],
+        "tv_loss": terms[3],
+        "total_loss": terms[0],
+        "weights_md5": weights["md5"],
+    }

@@ -1,0 +1,186 @@
+"""Command line: ``python -m style_transfer transfer|score|weights ...``.
+
+A thin layer over the Python API: it parses flags into ``Settings``, calls the
+API, and turns every user error into one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from . import errors
+from .errors import StyleTransferError
+from .settings import OPTIMIZERS, PRESETS, Settings
+
+SETTING_FLAGS = (
+    "preset", "ratio", "content_weight", "style_weight", "tv_weight", "pooling",
+    "content_layer", "style_layers", "weights",
+)  # fmt: skip
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), not usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(errors.EXIT_BAD_INPUT, f"error: {message}; see '{self.prog} --help'\n")
+
+
+def _add_objective_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("objective (default: the chosen preset's values)")
+    group.add_argument(
+        "--preset", default="paper", help=f"one of {', '.join(PRESETS)} (default paper)"
+    )
+    group.add_argument("--ratio", type=float, help="alpha/beta, content weight over style weight")
+    group.add_argument("--content-weight", type=float, help="alpha (0 = texture synthesis)")
+    group.add_argument("--style-weight", type=float, help="beta (0 = content reconstruction)")
+    group.add_argument(
+        "--tv-weight", type=float, default=0.0, help="total variation weight (default 0: off)"
+    )
+    group.add_argument(
+        "--pooling", choices=("avg", "max"), help="avg (paper) or max (authors' code)"
+    )
+    group.add_argument("--content-layer", help="e.g. conv4_2 (default) or block4_conv2")
+    group.add_argument("--style-layers", help="comma-separated, e.g. conv1_1,conv2_1,conv3_1")
+    group.add_argument(
+        "--weights", help="local VGG19 notop .h5 file (or set STYLE_TRANSFER_WEIGHTS)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="style_transfer",
+        description="Gatys, Ecker & Bethge, 'A Neural Algorithm of Artistic Style', in TF2/Keras.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("transfer", help="repaint CONTENT in the style of STYLE")
+    run.add_argument("content", help="content image (the photo)")
+    run.add_argument("style", help="style image (the painting)")
+    run.add_argument("-o", "--output", required=True, help="output image, e.g. out.png")
+    run.add_argument("--size", type=int, default=512, help="longer side of the output in px (512)")
+    run.add_argument("--iterations", type=int, default=500, help="optimiser iterations (500)")
+    run.add_argument("--init", help="noise | content | style | PATH (default: the preset's)")
+    run.add_argument("--seed", type=int, default=0, help="seed for the noise start (0)")
+    run.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default="lbfgs", help="lbfgs (default) or adam"
+    )
+    run.add_argument("--learning-rate", type=float, default=10.0, help="Adam step size (10)")
+    run.add_argument("--lbfgs-history", type=int, default=20, help="L-BFGS memory (20)")
+    run.add_argument("--save-every", type=int, default=0, help="also save every K iterations")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_objective_flags(run)
+
+    score = commands.add_parser("score", help="evaluate the objective for any image")
+    score.add_argument("image", help="the image to score, at its own size")
+    score.add_argument("--content", required=True, help="content image (resized to IMAGE)")
+    score.add_argument("--style", required=True, help="style image (resized per the preset)")
+    score.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_objective_flags(score)
+
+    weights = commands.add_parser("weights", help="find (or fetch) the VGG19 weights")
+    weights.add_argument("--weights", help="a local file to check instead")
+    weights.add_argument("--no-download", action="store_true", help="never use the network")
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    values = {name: getattr(args, name) for name in SETTING_FLAGS}
+    return Settings(**values, **extra)
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from .api import transfer
+
+    settings = _settings(
+        args,
+        size=args.size,
+        iterations=args.iterations,
+        init=args.init,
+        seed=args.seed,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        lbfgs_history=args.lbfgs_history,
+        save_every=args.save_every,
+    )
+    result = transfer(
+        args.content, args.style, settings, output=args.output, progress=not args.quiet
+    )
+    optimizer = result.manifest["optimizer"]
+    where = result.manifest["output"]["path"]
+    if result.status == "interrupted":
+        print(f"interrupted: saved the best image so far to {where}", file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    if result.status == "diverged":
+        print(f"{result.stop_reason}; saved it to {where}", file=sys.stderr)
+        return errors.EXIT_DIVERGED
+    print(
+        f"saved {where} ({optimizer['iterations']} iterations, "
+        f"{optimizer['function_evaluations']} evaluations, {optimizer['stop_reason']})"
+    )
+    return errors.EXIT_OK
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .api import score
+
+    report = score(args.image, args.content, args.style, _settings(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key in ("content_loss", "style_loss", "tv_loss", "total_loss"):
+            print(f"{key:14s} {report[key]:.6g}")
+        for layer, value in report["style_losses"].items():
+            print(f"  E[{layer}] {value:.6g}")
+    return errors.EXIT_OK
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from .weights import resolve_weights, weights_info
+
+    info = weights_info(resolve_weights(args.weights, download=not args.no_download))
+    official = "official Keras file" if info["official"] else "NOT the official Keras file"
+    print(f"{info['path']}\nmd5 {info['md5']} ({official})")
+    return errors.EXIT_OK
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its native start-up log lines (CUDA probes, oneDNN notes) hidden.
+
+    TensorFlow 2.21 writes them straight to file descriptor 2, past TF_CPP_MIN_LOG_LEVEL;
+    they are replayed if the import itself fails.
+    """
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.buffer.write(sink.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "weights":
+        _import_tensorflow_quietly()
+    handler = {"transfer": _transfer, "score": _score, "weights": _weights}[args.command]
+    try:
+        return handler(args)
+    except StyleTransferError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted before the optimisation started; nothing was written", file=sys.stderr)
+        return errors.EXIT_INTERRUPTED

@@ -1,0 +1,59 @@
+"""Manifests: the JSON next to every output that says exactly how it was made."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("style-transfer", "tensorflow", "keras", "numpy", "scipy", "pillow", "matplotlib")
+
+
+def library_versions() -> dict[str, str]:
+    """Python, platform and the versions of the libraries a result depends on."""
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def manifest_path(output: str | os.PathLike) -> Path:
+    """``out.png`` -> ``out.png.json``: one manifest per output, never shared."""
+    output = Path(output)
+    return output.with_name(output.name + ".json")
+
+
+def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
+    """Write JSON to a temporary file in the same folder, then rename it into place."""
+    path = Path(path)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, then renamed)
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            json.dump(data, handle, indent=2, allow_nan=False, default=_jsonable)
+            handle.write("\n")
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _jsonable(value: object) -> object:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a manifest")
+
+
+def command_line() -> list[str]:
+    return list(sys.argv)

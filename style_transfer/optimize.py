@@ -1,0 +1,105 @@
+"""Run L-BFGS (one scipy run for the whole budget) or Adam over an Evaluator.
+
+Both stop cleanly on Ctrl-C or a non-finite loss and hand back the best image
+seen so far, with the reason they stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+
+from .evaluator import Evaluator, NonFiniteLossError
+
+# Called after every iteration with (iteration, x, loss terms).
+IterationCallback = Callable[[int, np.ndarray, np.ndarray], None]
+
+COMPLETED, INTERRUPTED, DIVERGED = "completed", "interrupted", "diverged"
+
+
+@dataclass
+class Outcome:
+    """What an optimisation run produced and why it stopped."""
+
+    x: np.ndarray
+    status: str  # completed | interrupted | diverged
+    stop_reason: str
+    iterations: int
+    evaluations: int
+    history: list[np.ndarray] = field(default_factory=list)  # loss terms at x0, x1, ...
+
+
+def minimize(
+    evaluator: Evaluator,
+    x0: np.ndarray,
+    iterations: int,
+    *,
+    optimizer: str = "lbfgs",
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    lbfgs_history: int = 20,
+    learning_rate: float = 10.0,
+    on_iteration: IterationCallback | None = None,
+) -> Outcome:
+    """Minimise the evaluator's loss from ``x0`` for ``iterations`` iterations."""
+    x0 = np.asarray(x0, np.float64).ravel()
+    history = [evaluator.evaluate(x0)[0]]
+    done = 0
+
+    def record(x: np.ndarray) -> None:
+        nonlocal done
+        done += 1
+        terms = evaluator.evaluate(x)[0]  # cached: the accepted point was just evaluated
+        history.append(terms)
+        if on_iteration is not None:
+            on_iteration(done, x, terms)
+
+    status, reason = COMPLETED, ""
+    try:
+        if optimizer == "lbfgs":
+            reason = _lbfgs(evaluator, x0, iterations, bounds, lbfgs_history, record)
+        else:
+            reason = _adam(evaluator, x0, iterations, bounds, learning_rate, record)
+    except KeyboardInterrupt:
+        status, reason = INTERRUPTED, f"interrupted by the user after {done} iterations"
+    except NonFiniteLossError as error:
+        status, reason = DIVERGED, f"stopped: {error}; kept the best finite image"
+    best = evaluator.best_x if evaluator.best_x is not None else x0
+    return Outcome(best, status, reason, done, evaluator.evaluations, history)
+
+
+def _lbfgs(evaluator, x0, iterations, bounds, history_size, record) -> str:
+    """One L-BFGS-B run; tolerances at zero so it runs the requested iterations."""
+    result = scipy.optimize.minimize(
+        evaluator,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=None if bounds is None else scipy.optimize.Bounds(*bounds),
+        callback=lambda intermediate_result: record(intermediate_result.x),
+        options={
+            "maxiter": iterations,
+            "maxfun": 2 * iterations + 50,
+            "maxcor": history_size,
+            "ftol": 0.0,
+            "gtol": 0.0,
+            "maxls": 40,
+        },
+    )
+    return str(result.message)
+
+
+def _adam(evaluator, x0, iterations, bounds, learning_rate, record) -> str:
+    variable = tf.Variable(x0.astype(np.float32))
+    adam = keras.optimizers.Adam(learning_rate=learning_rate)
+    for _ in range(iterations):
+        grad = evaluator(variable.numpy())[1]
+        adam.apply_gradients([(tf.constant(grad, tf.float32), variable)])
+        if bounds is not None:
+            variable.assign(tf.clip_by_value(variable, *(b.astype(np.float32) for b in bounds)))
+        record(variable.numpy())
+    return f"completed {iterations} Adam steps"

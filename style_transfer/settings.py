@@ -1,0 +1,255 @@
+"""The two presets (the paper, the authors' code) and the settings of one run.
+
+``Settings`` holds what the user asked for (``None`` = take the preset's value);
+``Settings.resolve()`` validates it and fills every field, so the resolved object
+says exactly what produced an image and goes into its manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .errors import InputError
+from .network import FILTERS, POOLINGS, keras_layer_name
+
+PAPER_STYLE_LAYERS = (
+    "block1_conv1",
+    "block2_conv1",
+    "block3_conv1",
+    "block4_conv1",
+    "block5_conv1",
+)
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("noise", "content", "style")
+MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How the losses are normalised and which defaults a preset uses.
+
+    ``gram_by_positions``: divide the Gram matrix by the number of positions M (H*W).
+    ``loss_form``: ``"paper"`` = content ½Σ(F−P)², style Σ(G−A)²/(4N²M²);
+    ``"mse"`` = both as means of squared differences (the authors' notebook).
+    ``layer_weight``: ``"uniform"`` = w_l = 1/L; ``"inverse_filters_squared"`` = 1e3/N_l².
+    ``style_size``: ``"content"`` = style image resized to the content's exact size;
+    ``"keep_aspect"`` = resized to the content's longer side, aspect kept.
+    """
+
+    name: str
+    description: str
+    gram_by_positions: bool
+    loss_form: str
+    layer_weight: str
+    content_weight: float
+    style_weight: float
+    pooling: str
+    init: str
+    style_size: str
+    content_layer: str = "block4_conv2"
+    style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
+
+
+PRESETS: dict[str, Preset] = {
+    "paper": Preset(
+        name="paper",
+        description="Gatys et al. 2015/2016 as written: sum losses with the 1/2 and "
+        "1/(4N^2M^2) factors, w_l = 1/5, average pooling, white-noise start, alpha/beta = 1e-3",
+        gram_by_positions=False,
+        loss_form="paper",
+        layer_weight="uniform",
+        content_weight=1e-3,
+        style_weight=1.0,
+        pooling="avg",
+        init="noise",
+        style_size="content",
+    ),
+    "gatys-code": Preset(
+        name="gatys-code",
+        description="the authors' PytorchNeuralStyleTransfer notebook: Gram/(H*W), mean "
+        "squared errors, style weights 1e3/N_l^2, content weight 1, max pooling, content start",
+        gram_by_positions=True,
+        loss_form="mse",
+        layer_weight="inverse_filters_squared",
+        content_weight=1.0,
+        style_weight=1.0,
+        pooling="max",
+        init="content",
+        style_size="keep_aspect",
+    ),
+}
+
+
+def _check_weight(name: str, value: float | None, *, allow_zero: bool = True) -> None:
+    if value is None:
+        return
+    if (
+        not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        need = "a finite number >= 0" if allow_zero else "a finite number > 0"
+        raise InputError(f"{name} must be {need}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that determines a run. ``None`` means "the preset's value"."""
+
+    preset: str = "paper"
+    size: int = 512
+    iterations: int = 500
+    ratio: float | None = None
+    content_weight: float | None = None
+    style_weight: float | None = None
+    tv_weight: float = 0.0
+    pooling: str | None = None
+    init: str | None = None
+    seed: int = 0
+    optimizer: str = "lbfgs"
+    content_layer: str | None = None
+    style_layers: Sequence[str] | Mapping[str, float] | None = None
+    learning_rate: float = 10.0
+    lbfgs_history: int = 20
+    save_every: int = 0
+    weights: str | None = None
+
+    def resolve(self) -> ResolvedSettings:
+        """Validate and fill in every preset default; raise InputError on the first problem."""
+        if self.preset not in PRESETS:
+            raise InputError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+        preset = PRESETS[self.preset]
+        for name in ("size", "iterations", "seed", "save_every", "lbfgs_history"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError(f"{name} must be a whole number, got {value!r}")
+        if self.size < 16 or self.size > MAX_SIZE:
+            raise InputError(f"size must be between 16 and {MAX_SIZE} pixels, got {self.size}")
+        if self.iterations < 1:
+            raise InputError(f"iterations must be at least 1, got {self.iterations}")
+        if self.save_every < 0:
+            raise InputError(
+                f"save_every must be 0 (off) or a positive number, got {self.save_every}"
+            )
+        if self.seed < 0:
+            raise InputError(f"seed must be >= 0, got {self.seed}")
+        if self.lbfgs_history < 1:
+            raise InputError(f"lbfgs_history must be at least 1, got {self.lbfgs_history}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}; use lbfgs or adam")
+        _check_weight("content weight", self.content_weight)
+        _check_weight("style weight", self.style_weight)
+        _check_weight("tv weight", self.tv_weight)
+        _check_weight("ratio (alpha/beta)", self.ratio, allow_zero=False)
+        _check_weight("learning rate", self.learning_rate, allow_zero=False)
+
+        style_weight = (
+            preset.style_weight if self.style_weight is None else float(self.style_weight)
+        )
+        if self.ratio is not None:
+            if self.content_weight is not None:
+                raise InputError(
+                    "ratio and content weight both given; give --ratio (alpha/beta) or "
+                    "--content-weight, not both"
+                )
+            content_weight = float(self.ratio) * style_weight
+        elif self.content_weight is not None:
+            content_weight = float(self.content_weight)
+        else:
+            content_weight = preset.content_weight / preset.style_weight * style_weight
+        if content_weight == 0 and style_weight == 0:
+            raise InputError("content and style weights are both 0; nothing to optimise")
+
+        pooling = self.pooling or preset.pooling
+        if pooling not in POOLINGS:
+            raise InputError(f"unknown pooling {pooling!r}; use avg (the paper's) or max")
+        init = self.init or preset.init
+        if not isinstance(init, str) or not init:
+            raise InputError(f"init must be noise, content, style or an image path, got {init!r}")
+
+        content_layer = keras_layer_name(self.content_layer or preset.content_layer)
+        style_layers = self._style_layer_weights(preset)
+        return ResolvedSettings(
+            preset=preset.name,
+            size=self.size,
+            iterations=self.iterations,
+            content_weight=content_weight,
+            style_weight=style_weight,
+            tv_weight=float(self.tv_weight),
+            pooling=pooling,
+            init=init,
+            seed=self.seed,
+            optimizer=self.optimizer,
+            content_layer=content_layer,
+            style_layers=style_layers,
+            gram_by_positions=preset.gram_by_positions,
+            loss_form=preset.loss_form,
+            style_size=preset.style_size,
+            learning_rate=float(self.learning_rate),
+            lbfgs_history=self.lbfgs_history,
+            save_every=self.save_every,
+            weights=self.weights,
+        )
+
+    def _style_layer_weights(self, preset: Preset) -> dict[str, float]:
+        requested = self.style_layers if self.style_layers is not None else preset.style_layers
+        if isinstance(requested, str):
+            requested = [part for part in requested.split(",") if part.strip()]
+        if isinstance(requested, Mapping):
+            weights = {keras_layer_name(k): float(v) for k, v in requested.items()}
+            for layer, weight in weights.items():
+                _check_weight(f"weight of style layer {layer}", weight)
+        else:
+            layers = [keras_layer_name(layer) for layer in requested]
+            if len(set(layers)) != len(layers):
+                raise InputError(f"style layers listed twice in {list(requested)}; list each once")
+            if preset.layer_weight == "uniform":
+                weights = {layer: 1.0 / max(len(layers), 1) for layer in layers}
+            else:
+                weights = {layer: 1e3 / FILTERS[layer] ** 2 for layer in layers}
+        if not weights:
+            raise InputError("no style layers given; name at least one, e.g. conv1_1")
+        return weights
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """Settings with every value filled in and checked; what the manifest records."""
+
+    preset: str
+    size: int
+    iterations: int
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    pooling: str
+    init: str
+    seed: int
+    optimizer: str
+    content_layer: str
+    style_layers: dict[str, float]
+    gram_by_positions: bool
+    loss_form: str
+    style_size: str
+    learning_rate: float
+    lbfgs_history: int
+    save_every: int
+    weights: str | None
+
+    @property
+    def ratio(self) -> float:
+        """alpha/beta; infinite when the style weight is 0."""
+        return self.content_weight / self.style_weight if self.style_weight else math.inf
+
+    @property
+    def layers(self) -> list[str]:
+        return [self.content_layer, *self.style_layers]
+
+    def as_dict(self) -> dict[str, object]:
+        data = dataclasses.asdict(self)
+        data["ratio"] = self.ratio if self.style_weight else None
+        return data

@@ -1,0 +1,100 @@
+"""End to end with the real weights: the objective falls, the manifest is complete, runs repeat."""
+
+import json
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from style_transfer import score, transfer
+from style_transfer.weights import WEIGHTS_MD5
+
+MANIFEST_KEYS = {
+    "preset", "settings", "weights", "inputs", "sizes", "start", "output", "optimizer",
+    "final_loss", "loss_history", "wall_time_s", "versions", "command",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory, tubingen, starry_night):
+    output = tmp_path_factory.mktemp("run") / "tubingen_starry.png"
+    result = transfer(
+        tubingen, starry_night, size=128, iterations=40, output=output, progress=False
+    )
+    return result, output
+
+
+def test_objective_falls_by_a_large_factor(paper_run):
+    result, _ = paper_run
+    total = result.history["total"]
+    assert result.status == "completed"
+    assert total[-1] < total[0] / 20, (total[0], total[-1])
+    assert result.history["style"][-1] < result.history["style"][0] / 20
+
+
+def test_output_and_manifest_complete(paper_run, tubingen):
+    result, output = paper_run
+    image = np.asarray(PIL.Image.open(output))
+    assert image.shape == (96, 128, 3)
+    np.testing.assert_array_equal(image, result.image)
+    manifest = json.loads(output.with_name(output.name + ".json").read_text())
+    assert set(manifest) >= MANIFEST_KEYS
+    assert manifest["preset"] == "paper"
+    assert manifest["weights"]["md5"] == WEIGHTS_MD5
+    assert manifest["settings"]["size"] == 128 and manifest["settings"]["pooling"] == "avg"
+    assert manifest["start"] == {
+        "init": "noise",
+        "distribution": "uniform 0..255 per pixel",
+        "seed": 0,
+    }
+    assert manifest["inputs"]["content"]["original_size"] == [1024, 768]
+    assert manifest["inputs"]["content"]["path"] == str(tubingen.resolve())
+    assert manifest["sizes"] == {"output": [128, 96], "style": [128, 96]}
+    optimizer = manifest["optimizer"]
+    assert optimizer["iterations"] == 40
+    assert optimizer["function_evaluations"] >= 40
+    assert optimizer["stop_reason"]
+    history = manifest["loss_history"]
+    assert len(history["total"]) == len(history["content"]) == len(history["style"]) == 41
+    for package in ("tensorflow", "keras", "numpy", "scipy", "pillow"):
+        assert manifest["versions"][package] != "not installed"
+    assert manifest["final_loss"]["total"] == pytest.approx(min(history["total"]), rel=1e-6)
+
+
+def test_score_of_result_matches_final_loss(paper_run, tubingen, starry_night):
+    result, output = paper_run
+    report = score(output, tubingen, starry_night)
+    final = result.manifest["final_loss"]
+    # The saved image is rounded to 8 bits, so the scores agree only closely.
+    assert report["total_loss"] == pytest.approx(final["total"], rel=0.05)
+    assert set(report["style_losses"]) == {f"block{i}_conv1" for i in range(1, 6)}
+    assert report["style_loss"] == pytest.approx(
+        sum(0.2 * e for e in report["style_losses"].values()), rel=1e-5
+    )
+
+
+def test_same_seed_repeats_bitwise_and_other_seed_differs(tubingen, starry_night):
+    runs = [
+        transfer(tubingen, starry_night, size=64, iterations=5, seed=seed, progress=False)
+        for seed in (7, 7, 8)
+    ]
+    np.testing.assert_array_equal(runs[0].image, runs[1].image)
+    assert runs[0].history == runs[1].history
+    assert not np.array_equal(runs[0].image, runs[2].image)
+
+
+def test_gatys_code_preset_runs_from_content(tubingen, starry_night):
+    result = transfer(
+        tubingen, starry_night, preset="gatys-code", size=64, iterations=10, progress=False
+    )
+    assert result.manifest["start"] == {"init": "content"}
+    assert result.manifest["settings"]["pooling"] == "max"
+    assert result.history["total"][-1] < result.history["total"][0]
+
+
+def test_adam_optimizer_lowers_the_loss(tubingen, starry_night):
+    result = transfer(
+        tubingen, starry_night, optimizer="adam", size=64, iterations=10, progress=False
+    )
+    assert result.manifest["optimizer"]["iterations"] == 10
+    assert result.history["total"][-1] < result.history["total"][0]
