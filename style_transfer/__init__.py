@@ -1,8 +1,9 @@
 """Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style", in TensorFlow 2 / Keras 3.
 
 The public API: ``transfer`` (stylise an image), ``score`` (the objective of any
-image), ``Settings`` and ``PRESETS``. They are imported on first use, so that
-``import style_transfer`` stays cheap and TensorFlow starts only when needed.
+image), ``features`` (VGG19 feature maps of an image), ``Settings`` and ``PRESETS``.
+They are imported on first use, so that ``import style_transfer`` stays cheap and
+TensorFlow starts only when needed.
 """
 
 import importlib
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 _API = {
     "transfer": "api",
     "score": "api",
+    "features": "api",
     "Result": "api",
     "Settings": "settings",
     "PRESETS": "settings",

@@ -10,6 +10,7 @@ import datetime
 import functools
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from .evaluator import Evaluator
 from .manifest import command_line, library_versions, manifest_path, write_json_atomic
 from .objective import Objective
 from .optimize import COMPLETED, minimize
-from .settings import INITS, PRESETS, ResolvedSettings, Settings
+from .settings import INITS, PAPER_STYLE_LAYERS, PRESETS, ResolvedSettings, Settings
 from .weights import load_vgg19_weights, resolve_weights, weights_info
 
 ImageSource = str | os.PathLike | PIL.Image.Image | np.ndarray
@@ -41,9 +42,17 @@ class Result:
     stop_reason: str
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the image and its manifest (``PATH.json``) atomically."""
+        """Write the image, its loss curves (``OUT.loss.png``) and manifest (``OUT.png.json``).
+
+        Each file is written atomically; the manifest, written last, names the other two.
+        """
+        from .plots import loss_plot_path, plot_losses  # matplotlib loads only when saving
+
         path = images.check_output_path(path)
-        manifest = {**self.manifest, "output": {**self.manifest["output"], "path": str(path)}}
+        loss_plot = loss_plot_path(path)
+        output = {**self.manifest["output"], "path": str(path), "loss_plot": str(loss_plot)}
+        manifest = {**self.manifest, "output": output}
+        plot_losses(self, loss_plot, title=f"{path.name}: loss per iteration")
         images.save_image(self.image, path)
         write_json_atomic(manifest_path(path), manifest)
         return path
@@ -66,17 +75,73 @@ def _weights(path: str, md5: str) -> dict:
     return load_vgg19_weights(path)
 
 
+@functools.lru_cache(maxsize=4)
+def _normalised(path: str, md5: str, pooling: str, calibration: str | None) -> tuple[dict, dict]:
+    from .normalise import normalised_weights  # the paper's mean-1 VGG19, cached on disk
+
+    return normalised_weights(path, pooling, calibration)
+
+
 @functools.lru_cache(maxsize=8)
-def _extractor(path: str, md5: str, layers: tuple[str, ...], pooling: str) -> keras.Model:
-    return network.build_feature_extractor(layers, _weights(path, md5), pooling)
+def _extractor(
+    path: str,
+    md5: str,
+    layers: tuple[str, ...],
+    pooling: str,
+    kind: str = "original",
+    calibration: str | None = None,
+) -> keras.Model:
+    if kind == "normalised":
+        weights = _normalised(path, md5, pooling, calibration)[0]
+    else:
+        weights = _weights(path, md5)
+    return network.build_feature_extractor(layers, weights, pooling)
 
 
 def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
-    """The feature extractor for these settings (cached) and the weights' provenance."""
+    """The feature extractor for these settings (cached) and the weights' provenance.
+
+    With ``settings.network == "normalised"`` the weights are rescaled so every filter's
+    mean activation over the calibration images is 1 (``normalise.py``); the provenance
+    then also names the calibration set.
+    """
     path = resolve_weights(settings.weights)
     info = weights_info(path)
-    extractor = _extractor(str(path), info["md5"], tuple(settings.layers), settings.pooling)
+    kind, calibration = settings.network, settings.calibration
+    layers = tuple(settings.layers)
+    extractor = _extractor(str(path), info["md5"], layers, settings.pooling, kind, calibration)
+    if kind == "normalised":
+        made = _normalised(str(path), info["md5"], settings.pooling, calibration)[1]
+        info = {**info, "normalisation": made}
     return extractor, info
+
+
+def features(
+    image: ImageSource,
+    layers: Sequence[str] = PAPER_STYLE_LAYERS,
+    *,
+    size: int | None = None,
+    pooling: str = "avg",
+    weights: str | os.PathLike | None = None,
+) -> dict[str, np.ndarray]:
+    """VGG19's rectified feature maps of ``image``: ``{layer: (H_l, W_l, N_l) float32}``.
+
+    For looking inside the network (e.g. the Gram matrix of a layer is ``F.T @ F``
+    with ``F = maps.reshape(-1, N_l)``). ``layers`` are named as in the settings
+    (``conv1_1`` or ``block1_conv1``) and key the result as given; ``size`` resizes
+    the longer side first; ``pooling`` is ``avg`` (the paper's) or ``max``.
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    keras_names = [network.keras_layer_name(layer) for layer in layers]
+    rgb = images.load_image(image, name="image")
+    if size is not None:
+        rgb = images.resize_long_side(rgb, size)
+    path = resolve_weights(weights)
+    md5 = weights_info(path)["md5"]
+    extractor = _extractor(str(path), md5, tuple(dict.fromkeys(keras_names)), pooling)
+    maps = extractor(tf.constant(network.preprocess(rgb)[None]), training=False)
+    return {layer: maps[name][0].numpy() for layer, name in zip(layers, keras_names)}
 
 
 def _describe(source: ImageSource, array: np.ndarray) -> dict:
