@@ -24,6 +24,7 @@ PAPER_STYLE_LAYERS = (
 )
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
+NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
 
 
@@ -117,6 +118,8 @@ class Settings:
     lbfgs_history: int = 20
     save_every: int = 0
     weights: str | None = None
+    network: str = "original"
+    calibration: str | None = None  # images for the normalised network; None = the paper's
 
     def resolve(self) -> ResolvedSettings:
         """Validate and fill in every preset default; raise InputError on the first problem."""
@@ -167,6 +170,10 @@ class Settings:
         pooling = self.pooling or preset.pooling
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; use avg (the paper's) or max")
+        if self.network not in NETWORKS:
+            raise InputError(
+                f"unknown network {self.network!r}; use original (Keras weights) or normalised"
+            )
         init = self.init or preset.init
         if not isinstance(init, str) or not init:
             raise InputError(f"init must be noise, content, style or an image path, got {init!r}")
@@ -193,6 +200,8 @@ class Settings:
             lbfgs_history=self.lbfgs_history,
             save_every=self.save_every,
             weights=self.weights,
+            network=self.network,
+            calibration=self.calibration if self.network == "normalised" else None,
         )
 
     def _style_layer_weights(self, preset: Preset) -> dict[str, float]:
@@ -239,6 +248,8 @@ class ResolvedSettings:
     lbfgs_history: int
     save_every: int
     weights: str | None
+    network: str = "original"
+    calibration: str | None = None
 
     @property
     def ratio(self) -> float:

@@ -1,0 +1,108 @@
+"""The image registry: local folders, the Keras-cache download path (offline), and its errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from style_transfer import data
+from style_transfer.errors import InputError, ResourceError
+
+
+@pytest.fixture
+def no_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No --images, no $STYLE_TRANSFER_IMAGES, and an empty Keras home of our own."""
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    return tmp_path / "keras" / data.CACHE_SUBDIR
+
+
+def test_registry_matches_the_shared_files(images_dir: Path) -> None:
+    """Every registry hash is the SHA-256 of the file of that name (SOURCES.md)."""
+    for image in data.IMAGES.values():
+        digest = hashlib.sha256((images_dir / image.filename).read_bytes()).hexdigest()
+        assert digest == image.sha256, image.name
+
+
+def test_rights_are_recorded() -> None:
+    assert data.IMAGES["seated_nude"].url is None  # never downloaded: not public domain
+    assert not data.IMAGES["seated_nude"].shareable
+    assert "CC BY 3.0" in data.IMAGES["tubingen"].rights
+    assert all(data.IMAGES[n].shareable for n in data.IMAGES if n != "seated_nude")
+
+
+def test_explicit_folder_then_environment(
+    images_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    shutil.copy(images_dir / "shipwreck.jpg", mine / "shipwreck.jpg")
+    monkeypatch.setenv(data.ENV_VAR, str(images_dir))
+    assert data.image_path("shipwreck", mine) == (mine / "shipwreck.jpg").resolve()
+    assert data.image_path("shipwreck") == (images_dir / "shipwreck.jpg").resolve()
+    assert data.image_path("The-Scream") == (images_dir / "the_scream.jpg").resolve()
+
+
+def test_missing_image_says_where_to_put_it(tmp_path: Path) -> None:
+    with pytest.raises(ResourceError) as error:
+        data.image_path("starry_night", tmp_path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert str(tmp_path / "starry_night.jpg") in message
+    assert data.IMAGES["starry_night"].url in message
+
+
+def test_picasso_is_never_downloaded(no_folder: Path) -> None:
+    with pytest.raises(ResourceError, match="supply your own copy"):
+        data.image_path("seated_nude")
+
+
+def test_unknown_name_and_bad_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown paper image"):
+        data.image_path("mona_lisa", tmp_path)
+    with pytest.raises(InputError, match="not a folder"):
+        data.image_path("tubingen", tmp_path / "absent")
+
+
+def test_download_into_the_keras_cache_offline(
+    images_dir: Path, no_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keras.utils.get_file fetches (here from a file:// URL), checks the hash and caches."""
+    source = images_dir / "shipwreck.jpg"
+    entry = dataclasses.replace(data.IMAGES["shipwreck"], url=source.as_uri())
+    monkeypatch.setitem(data.IMAGES, "shipwreck", entry)
+    found = data.image_path("shipwreck")
+    assert found == (no_folder / "shipwreck.jpg").resolve()
+    assert found.read_bytes() == source.read_bytes()
+    monkeypatch.setitem(data.IMAGES, "shipwreck", dataclasses.replace(entry, url="file:///gone"))
+    assert data.image_path("shipwreck") == found  # cached: the URL is not used again
+    assert data.available(["shipwreck", "seated_nude"]) == {"shipwreck": found}
+
+
+def test_failed_or_corrupt_download_is_one_clear_line(
+    images_dir: Path, no_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = data.IMAGES["the_scream"]
+    wrong = dataclasses.replace(entry, url=(images_dir / "shipwreck.jpg").as_uri())
+    monkeypatch.setitem(data.IMAGES, "the_scream", wrong)
+    with pytest.raises(ResourceError) as error:
+        data.image_path("the_scream")
+    assert "download failed" in str(error.value) and "\n" not in str(error.value)
+    assert not (no_folder / "the_scream.jpg").exists()  # a file with the wrong hash is not kept
+    with pytest.raises(ResourceError, match="downloads are disabled"):
+        data.image_path("the_scream", download=False)
+
+
+def test_a_corrupt_cached_copy_is_fetched_again(
+    images_dir: Path, no_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = images_dir / "composition_vii.jpg"
+    entry = dataclasses.replace(data.IMAGES["composition_vii"], url=source.as_uri())
+    monkeypatch.setitem(data.IMAGES, "composition_vii", entry)
+    no_folder.mkdir(parents=True)
+    (no_folder / "composition_vii.jpg").write_bytes(b"half a file")
+    assert data.image_path("composition_vii").read_bytes() == source.read_bytes()
