@@ -1,0 +1,67 @@
+"""Every notebook in notebooks/ runs top to bottom, headless, at a tiny size.
+
+The kernel is ipykernel's built-in ``python3`` kernel, which runs this very
+interpreter: nothing needs ``jupyter kernelspec install`` on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+TINY = {
+    "STYLE_TRANSFER_NOTEBOOK_SIZE": "32",  # conv5_1 needs >= 16 px on each side
+    "STYLE_TRANSFER_NOTEBOOK_ITERATIONS": "2",
+}
+
+
+def test_the_notebooks_are_there_and_committed_without_outputs():
+    names = [path.name for path in NOTEBOOKS]
+    assert {
+        "01_quickstart.ipynb",
+        "02_figure3_tradeoff.ipynb",
+        "03_inside_the_network.ipynb",
+    } <= set(names)
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, f"{path.name}: outputs"
+
+
+def test_python3_kernel_runs_this_interpreter():
+    """ipykernel's native spec: jupyter_client maps its ``python`` to sys.executable."""
+    command = KernelManager(kernel_name="python3").format_kernel_cmd()
+    assert command[0] == sys.executable
+    assert command[1:3] == ["-m", "ipykernel_launcher"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch):
+    for name, value in TINY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STYLE_TRANSFER_NOTEBOOK_OUTPUT", str(tmp_path))  # never into the repo
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=600,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()  # raises CellExecutionError with the failing cell and its traceback
+    shown = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "image/png" in output.get("data", {})
+    ]
+    assert shown, f"{path.name} displayed no figure"
+    assert any(tmp_path.iterdir()), f"{path.name} wrote nothing to its output folder"
