@@ -140,6 +140,10 @@ def figure3() -> list:
             "the photo; large α/β gives the photo with little of the painting.\n\n"
             "Change `RATIOS` and `LAYER_ROWS` below to explore; each image is one run. At "
             "the default size the 20 runs take several minutes on a CPU.\n\n"
+            "The paper used a *normalised* VGG19 (every filter's mean activation 1); these runs "
+            "use the released weights, on which the same α/β weighs content differently, so "
+            'the columns are shifted against the paper\'s. Add `network="normalised"` to '
+            "the `st.transfer` call to use the paper's network (see results/README.md).\n\n"
             "*Photo: Andreas Praefcke, CC BY 3.0. Composition VII: public domain.*"
         ),
         new_code_cell(settings_cell(128, 100)),
