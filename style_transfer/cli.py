@@ -19,7 +19,7 @@ from .settings import OPTIMIZERS, PRESETS, Settings
 
 SETTING_FLAGS = (
     "preset", "ratio", "content_weight", "style_weight", "tv_weight", "pooling",
-    "content_layer", "style_layers", "weights",
+    "content_layer", "style_layers", "weights", "network", "calibration",
 )  # fmt: skip
 
 
@@ -48,6 +48,20 @@ def _add_objective_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--style-layers", help="comma-separated, e.g. conv1_1,conv2_1,conv3_1")
     group.add_argument(
         "--weights", help="local VGG19 notop .h5 file (or set STYLE_TRANSFER_WEIGHTS)"
+    )
+    _add_network_flags(group)
+
+
+def _add_network_flags(group: argparse._ActionsContainer, default: str = "original") -> None:
+    group.add_argument(
+        "--network",
+        choices=("original", "normalised"),
+        default=default,
+        help=f"VGG19 as released, or normalised to mean activation 1 per filter (the paper's); "
+        f"default {default}",
+    )
+    group.add_argument(
+        "--calibration", help="folder of images to normalise on (default: the paper's images)"
     )
 
 
@@ -81,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--style", required=True, help="style image (resized per the preset)")
     score.add_argument("--json", action="store_true", help="print one JSON object")
     _add_objective_flags(score)
+
+    _add_reproduction_commands(commands)
 
     weights = commands.add_parser("weights", help="find (or fetch) the VGG19 weights")
     weights.add_argument("--weights", help="a local file to check instead")
@@ -148,6 +164,67 @@ def _weights(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def _add_reproduction_commands(commands: argparse._SubParsersAction) -> None:
+    from .reproduce import DEFAULT_NETWORK, DEFAULT_RATIO_SCALE, FIGURES
+
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--out", default="results", help="output folder (results)")
+        parser.add_argument(
+            "--images",
+            help="folder with the paper's images (or set STYLE_TRANSFER_IMAGES; "
+            "default: download them into the Keras cache)",
+        )
+        parser.add_argument(
+            "--ratios",
+            choices=("arxiv", "cvpr"),
+            default="arxiv",
+            help="Figure 2's alpha/beta values: arXiv (default) or CVPR",
+        )
+        parser.add_argument(
+            "--ratio-scale",
+            type=float,
+            default=DEFAULT_RATIO_SCALE,
+            help="multiply every alpha/beta of the paper by this "
+            f"(default {DEFAULT_RATIO_SCALE:g}; see results/README.md)",
+        )
+        parser.add_argument("--weights", help="local VGG19 notop .h5 file")
+        _add_network_flags(parser, DEFAULT_NETWORK)
+
+    run = commands.add_parser("reproduce", help="regenerate the paper's figures")
+    run.add_argument("figure", choices=(*FIGURES, "all"), help="which figure")
+    run.add_argument("--size", type=int, default=512, help="longer side in px (512)")
+    run.add_argument("--iterations", type=int, default=500, help="L-BFGS iterations (500)")
+    run.add_argument("--force", action="store_true", help="re-render panels already done")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    common(run)
+    compare = commands.add_parser(
+        "compare", help="score published Figure 2 results and ours under the same objective"
+    )
+    common(compare)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+
+    base = Settings(weights=args.weights, calibration=args.calibration)
+    reproduce(
+        args.figure, args.out, size=args.size, iterations=args.iterations,
+        images_dir=args.images, network=args.network, ratios=args.ratios,
+        ratio_scale=args.ratio_scale, settings=base, force=args.force, progress=not args.quiet,
+    )  # fmt: skip
+    return errors.EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .reproduce import compare
+
+    compare(
+        args.out, images_dir=args.images, network=args.network, ratios=args.ratios,
+        ratio_scale=args.ratio_scale, weights=args.weights, calibration=args.calibration,
+    )  # fmt: skip
+    return errors.EXIT_OK
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with its native start-up log lines (CUDA probes, oneDNN notes) hidden.
 
@@ -175,7 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "weights":
         _import_tensorflow_quietly()
-    handler = {"transfer": _transfer, "score": _score, "weights": _weights}[args.command]
+    handler = {
+        "transfer": _transfer, "score": _score, "weights": _weights,
+        "reproduce": _reproduce, "compare": _compare,
+    }[args.command]  # fmt: skip
     try:
         return handler(args)
     except StyleTransferError as error:

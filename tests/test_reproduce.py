@@ -1,0 +1,139 @@
+"""The figure reproduction end to end at 64 px (offline), its specs, and the comparison table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from style_transfer import cli, reproduce
+from style_transfer.errors import InputError, ResourceError
+from style_transfer.manifest import manifest_path
+from style_transfer.reproduce import figure_spec, panel_settings
+from style_transfer.settings import Settings
+
+SIZE, ITERATIONS = 64, 2
+
+
+def test_figure2_uses_the_papers_ratios():
+    arxiv = {p.key: (p.style, p.ratio) for p in figure_spec("fig2").panels}
+    assert arxiv == {
+        "B": ("shipwreck", 1e-3),
+        "C": ("starry_night", 1e-3),
+        "D": ("the_scream", 1e-3),
+        "E": ("seated_nude", 1e-4),
+        "F": ("composition_vii", 1e-4),
+    }
+    cvpr = [p.ratio for p in figure_spec("fig2", "cvpr").panels]
+    assert cvpr == [1e-3, 8e-4, 5e-3, 5e-4, 5e-4]
+    with pytest.raises(InputError, match="unknown ratio source"):
+        figure_spec("fig2", "nature")
+
+
+def test_figure3_rows_add_layers_with_equal_weights():
+    spec = figure_spec("fig3")
+    assert (spec.rows, spec.cols, len(spec.panels)) == (5, 4, 20)
+    for panel in spec.panels:
+        row, col = int(panel.key[1]), int(panel.key[3])
+        resolved = panel_settings(panel, Settings(size=64)).resolve()
+        assert list(resolved.style_layers) == [f"block{i}_conv1" for i in range(1, row + 1)]
+        assert all(math.isclose(w, 1 / row) for w in resolved.style_layers.values())
+        assert math.isclose(resolved.ratio, (1e-5, 1e-4, 1e-3, 1e-2)[col - 1])
+        assert panel.style == "composition_vii"
+
+
+def test_init_figure_starts_and_ratio_scale():
+    spec = figure_spec("init")
+    starts = [(p.overrides["init"], p.overrides.get("seed")) for p in spec.panels]
+    assert starts == [("content", None), ("style", None)] + [("noise", s) for s in (1, 2, 3, 4)]
+    scaled = panel_settings(spec.panels[0], Settings(), ratio_scale=1e-4).resolve()
+    assert math.isclose(scaled.ratio, 1e-3 * 1e-4)
+    with pytest.raises(InputError, match="unknown figure"):
+        figure_spec("fig9")
+
+
+@pytest.fixture(scope="module")
+def rendered(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("results")
+    lines: list[str] = []
+    figures = reproduce.reproduce(
+        "all", out, size=SIZE, iterations=ITERATIONS, images_dir=images_dir,
+        progress=False, report=lines.append,
+    )  # fmt: skip
+    return out, figures, lines
+
+
+def test_reproduce_all_writes_every_panel_and_figure(rendered):
+    out, figures, lines = rendered
+    names = sorted(p.name for p in figures)
+    assert names == ["fig2.jpg", "fig2.private.jpg", "fig3.jpg", "init.jpg"]
+    for name in ("fig2", "fig3", "init"):
+        spec = figure_spec(name)
+        for panel in spec.panels:
+            path = out / name / panel.filename
+            manifest = json.loads(manifest_path(path).read_text())
+            assert manifest["optimizer"]["iterations"] == ITERATIONS
+            assert max(manifest["sizes"]["output"]) == SIZE
+            assert math.isclose(manifest["settings"]["ratio"], panel.ratio)
+            assert manifest["inputs"]["style"]["path"].endswith(
+                reproduce.data.paper_image(panel.style).filename
+            )
+    # the Picasso's panel is marked private, and only the private figure shows it
+    assert (out / "fig2" / "E_seated_nude.private.jpg").is_file()
+    assert not list(out.glob("fig2/E_seated_nude.jpg"))
+    progress = [line for line in lines if line.startswith("[fig3 ")]
+    assert progress[0].startswith("[fig3 1/20] r1c1 composition_vii")
+    assert any(line.startswith("[fig3 20/20]") for line in progress)
+
+
+def test_reproduce_resumes_and_the_cli_matches_the_api(rendered, images_dir: Path, capsys):
+    out, _, _ = rendered
+    before = (out / "init" / "content_starry_night.jpg").stat().st_mtime_ns
+    code = cli.main(
+        ["reproduce", "init", "--out", str(out), "--size", str(SIZE), "--iterations",
+         str(ITERATIONS), "--images", str(images_dir), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert printed.count("reusing") == 6
+    assert (out / "init" / "content_starry_night.jpg").stat().st_mtime_ns == before
+
+
+def test_reproduce_rerenders_when_a_setting_changes(rendered, images_dir: Path):
+    out, _, _ = rendered
+    lines: list[str] = []
+    reproduce.reproduce(
+        "init", out, size=SIZE, iterations=ITERATIONS + 1, images_dir=images_dir,
+        progress=False, report=lines.append,
+    )  # fmt: skip
+    assert not any("reusing" in line for line in lines)
+    manifest = json.loads(manifest_path(out / "init" / "noise4_starry_night.jpg").read_text())
+    assert manifest["optimizer"]["iterations"] == ITERATIONS + 1
+
+
+def test_compare_scores_published_and_ours_under_one_objective(rendered, images_dir: Path):
+    out, _, _ = rendered
+    rows = reproduce.compare(out, images_dir=images_dir, report=lambda line: None)
+    sources = {(row["panel"], row["source"].split()[0]) for row in rows}
+    assert sources == {(k, s) for k in "BCDEF" for s in ("jcjohnson/neural-style", "ours")}
+    for row in rows:
+        assert math.isclose(
+            row["total_loss"], row["weighted_content"] + row["weighted_style"], rel_tol=1e-5
+        )
+        if row["source"] == "ours":
+            assert row["size"] == [64, 48] and row["iterations"] == ITERATIONS
+        else:
+            assert row["size"] == [512, 384] and row["iterations"] is None
+    table = (out / "comparison.md").read_text()
+    assert table.count("\n") == 2 + len(rows)
+    assert json.loads((out / "comparison.json").read_text())["rows"] == rows
+
+
+def test_missing_inputs_are_clear_errors(tmp_path: Path, capsys):
+    with pytest.raises(ResourceError, match="reference_outputs"):
+        reproduce.compare(tmp_path, images_dir=tmp_path)
+    assert cli.main(["reproduce", "fig2", "--images", str(tmp_path), "--out", str(tmp_path)]) == 3
+    error = capsys.readouterr().err
+    assert "tubingen.jpg" in error and error.count("\n") == 1
