@@ -25,6 +25,7 @@ from .evaluator import Evaluator
 from .manifest import command_line, library_versions, manifest_path, write_json_atomic
 from .objective import Objective
 from .optimize import COMPLETED, minimize
+from .plots import loss_plot_path, plot_losses
 from .settings import INITS, PAPER_STYLE_LAYERS, PRESETS, ResolvedSettings, Settings
 from .weights import load_vgg19_weights, resolve_weights, weights_info
 
@@ -46,8 +47,6 @@ class Result:
 
         Each file is written atomically; the manifest, written last, names the other two.
         """
-        from .plots import loss_plot_path, plot_losses  # matplotlib loads only when saving
-
         path = images.check_output_path(path)
         loss_plot = loss_plot_path(path)
         output = {**self.manifest["output"], "path": str(path), "loss_plot": str(loss_plot)}
@@ -288,7 +287,11 @@ def transfer(
         },
         "sizes": {"output": [width, height], "style": [style_rgb.shape[1], style_rgb.shape[0]]},
         "start": init_info,
-        "output": {"path": str(output_path) if output_path else None, "size": [width, height]},
+        "output": {
+            "path": str(output_path) if output_path else None,
+            "size": [width, height],
+            "loss_plot": str(loss_plot_path(output_path)) if output_path else None,
+        },
         "optimizer": {
             "name": resolved.optimizer,
             "status": outcome.status,

@@ -98,8 +98,11 @@ def test_transfer_saves_the_loss_plot_and_records_it(tmp_path, tubingen, starry_
     import style_transfer as st
 
     output = tmp_path / "out.png"
-    st.transfer(tubingen, starry_night, size=32, iterations=3, output=output, progress=False)
+    result = st.transfer(
+        tubingen, starry_night, size=32, iterations=3, output=output, progress=False
+    )
     manifest = json.loads((tmp_path / "out.png.json").read_text())
     assert manifest["output"]["loss_plot"] == str(tmp_path / "out.loss.png")
+    assert result.manifest["output"]["loss_plot"] == str(tmp_path / "out.loss.png")
     with PIL.Image.open(tmp_path / "out.loss.png") as image:
         assert image.format == "PNG"
