@@ -28,6 +28,7 @@ FILTERS = {
     for i in range(1, convs + 1)
 }
 POOLINGS = ("avg", "max")
+PRECISIONS = ("float32", "mixed")
 
 WeightsDict = Mapping[str, tuple[np.ndarray, np.ndarray]]
 
@@ -56,16 +57,28 @@ def poolings_before(layer: str) -> int:
     return int(keras_layer_name(layer)[5]) - 1
 
 
+def mixed_dtype_policy() -> str:
+    """The Keras mixed policy for this machine: float16 on a GPU, bfloat16 on a CPU."""
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
 def build_feature_extractor(
-    layers: Iterable[str], weights: WeightsDict, pooling: str = "avg"
+    layers: Iterable[str], weights: WeightsDict, pooling: str = "avg", precision: str = "float32"
 ) -> keras.Model:
-    """A float32 ``keras.Model`` mapping a preprocessed BGR batch to ``{layer: features}``.
+    """A ``keras.Model`` mapping a preprocessed BGR batch to float32 ``{layer: features}``.
 
     Only the layers up to the deepest requested one are built, so no time is spent
-    on convolutions whose output no loss uses.
+    on convolutions whose output no loss uses. ``precision="mixed"`` runs the
+    convolutions in bfloat16 (CPU) or float16 (GPU) with float32 weights, and casts
+    every returned feature map back to float32, so Grams and losses stay float32.
     """
     import keras
 
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; use float32 or mixed")
+    dtype = mixed_dtype_policy() if precision == "mixed" else "float32"
     if pooling not in POOLINGS:
         raise InputError(f"unknown pooling {pooling!r}; use 'avg' (the paper's) or 'max'")
     wanted = [keras_layer_name(layer) for layer in layers]
@@ -79,14 +92,15 @@ def build_feature_extractor(
     outputs = {}
     for layer_index, name in enumerate(CONV_LAYERS[: deepest + 1]):
         if layer_index > 0 and name.endswith("_conv1"):
-            x = pool_class(2, strides=2, name=f"block{int(name[5]) - 1}_pool")(x)
+            x = pool_class(2, strides=2, name=f"block{int(name[5]) - 1}_pool", dtype=dtype)(x)
         conv = keras.layers.Conv2D(
-            FILTERS[name], 3, padding="same", activation="relu", name=name, dtype="float32"
+            FILTERS[name], 3, padding="same", activation="relu", name=name, dtype=dtype
         )
         x = conv(x)
         conv.set_weights(list(weights[name]))
         if name in wanted:
-            outputs[name] = x
+            to_float32 = keras.layers.Activation("linear", dtype="float32", name=f"{name}_f32")
+            outputs[name] = x if dtype == "float32" else to_float32(x)
     model = keras.Model(inputs, outputs, name=f"vgg19_{pooling}pool_to_{CONV_LAYERS[deepest]}")
     model.trainable = False
     return model
