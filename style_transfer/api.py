@@ -10,6 +10,7 @@ import datetime
 import functools
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,13 @@ import tensorflow as tf
 
 from . import images, network
 from .errors import InputError
-from .evaluator import Evaluator
+from .evaluator import Evaluator, NonFiniteLossError
 from .manifest import command_line, library_versions, manifest_path, write_json_atomic
 from .objective import Objective
 from .optimize import COMPLETED, minimize
 from .plots import loss_plot_path, plot_losses
 from .settings import INITS, PAPER_STYLE_LAYERS, PRESETS, ResolvedSettings, Settings
-from .weights import load_vgg19_weights, resolve_weights, weights_info
+from .weights import WEIGHTS_MD5, load_vgg19_weights, resolve_weights, weights_info
 
 ImageSource = str | os.PathLike | PIL.Image.Image | np.ndarray
 
@@ -47,14 +48,27 @@ class Result:
 
         Each file is written atomically; the manifest, written last, names the other two.
         """
-        path = images.check_output_path(path)
-        loss_plot = loss_plot_path(path)
+        inputs = _input_paths(self.manifest)
+        path = images.check_output_path(path, inputs)
+        loss_plot = images.check_output_path(loss_plot_path(path), inputs)
         output = {**self.manifest["output"], "path": str(path), "loss_plot": str(loss_plot)}
         manifest = {**self.manifest, "output": output}
         plot_losses(self, loss_plot, title=f"{path.name}: loss per iteration")
         images.save_image(self.image, path)
         write_json_atomic(manifest_path(path), manifest)
         return path
+
+
+def _input_paths(record: object) -> list[str]:
+    """Every ``path`` under a manifest's ``inputs`` and ``start`` (the files not to overwrite)."""
+    if isinstance(record, dict):
+        if "inputs" in record or "start" in record:
+            return _input_paths([record.get("inputs"), record.get("start")])
+        found = [record["path"]] if isinstance(record.get("path"), str) else []
+        return found + [p for key, v in record.items() if key != "path" for p in _input_paths(v)]
+    if isinstance(record, list):
+        return [p for item in record for p in _input_paths(item)]
+    return []
 
 
 def make_settings(settings: Settings | None = None, **overrides: object) -> Settings:
@@ -106,6 +120,12 @@ def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
     """
     path = resolve_weights(settings.weights)
     info = weights_info(path)
+    if not info["official"]:
+        warnings.warn(
+            f"the weights file {str(path)!r} has md5 {info['md5']}, not the official "
+            f"{WEIGHTS_MD5}; using it (its layout is VGG19's), recorded as official: false",
+            stacklevel=2,
+        )
     kind, calibration = settings.network, settings.calibration
     layers = tuple(settings.layers)
     extractor = _extractor(str(path), info["md5"], layers, settings.pooling, kind, calibration)
@@ -155,15 +175,26 @@ def _describe(source: ImageSource, array: np.ndarray) -> dict:
     return description
 
 
-def _check_big_enough(image: np.ndarray, settings: ResolvedSettings, name: str) -> None:
+def _check_big_enough(
+    image: np.ndarray, settings: ResolvedSettings, name: str, *, original: bool = False
+) -> None:
+    """Refuse an image the deepest layer's poolings would shrink to nothing.
+
+    ``original``: the file as given, which is refused too (a 1x1 px image is not a photo
+    to upscale); otherwise the image at the run's size.
+    """
     deepest = max(settings.layers, key=network.CONV_LAYERS.index)
     needed = 2 ** network.poolings_before(deepest)
     height, width = image.shape[:2]
     if min(height, width) < needed:
+        where, fix = (
+            ("", "pass a larger image")
+            if original
+            else (" at this size", "use a larger --size or a larger image")
+        )
         raise InputError(
-            f"the {name} is {width}x{height} px at this size, too small for "
-            f"{network.paper_layer_name(deepest)} (needs at least {needed} px on each side); "
-            "use a larger --size or a larger image"
+            f"the {name} is {width}x{height} px{where}, too small for "
+            f"{network.paper_layer_name(deepest)} (needs at least {needed} px on each side); {fix}"
         )
 
 
@@ -224,9 +255,15 @@ def transfer(
     if isinstance(resolved.init, str) and resolved.init not in INITS:
         input_paths.append(resolved.init)
     output_path = images.check_output_path(output, input_paths) if output is not None else None
+    if output_path is not None:
+        from .plots import loss_plot_path
+
+        images.check_output_path(loss_plot_path(output_path), input_paths)
 
     content_full = images.load_image(content, name="content image")
     style_full = images.load_image(style, name="style image")
+    for name, full in (("content image", content_full), ("style image", style_full)):
+        _check_big_enough(full, resolved, name, original=True)
     content_rgb = images.resize_long_side(content_full, resolved.size)
     height, width = content_rgb.shape[:2]
     style_rgb = _size_style(style_full, height, width, resolved)
@@ -253,6 +290,13 @@ def transfer(
             )
             images.save_image(network.deprocess(x.reshape(height, width, 3)), snapshot)
 
+    try:  # cached: minimize's own first evaluation reuses it
+        evaluator.evaluate(network.preprocess(start_rgb))
+    except NonFiniteLossError as error:
+        raise InputError(
+            f"{error} (the start image, before any iteration); lower --content-weight/"
+            "--style-weight/--tv-weight if they are huge, or use the official weights file"
+        ) from None
     optimize_started = time.perf_counter()
     outcome = minimize(
         evaluator,

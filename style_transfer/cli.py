@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 
 from . import errors
@@ -257,10 +258,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reproduce": _reproduce, "compare": _compare,
     }[args.command]  # fmt: skip
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn_in_one_line
+            return handler(args)
     except StyleTransferError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("interrupted before the optimisation started; nothing was written", file=sys.stderr)
+    except KeyboardInterrupt:  # before the optimisation, or during the (atomic) save
+        print(
+            "interrupted before a result was saved; any earlier file of that name is unchanged",
+            file=sys.stderr,
+        )
         return errors.EXIT_INTERRUPTED
+
+
+def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (an animation's first frame used, unofficial weights) as one stderr line."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)

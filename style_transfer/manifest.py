@@ -10,6 +10,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from .errors import InputError
+
 PACKAGES = ("style-transfer", "tensorflow", "keras", "numpy", "scipy", "pillow", "matplotlib")
 
 
@@ -33,18 +35,31 @@ def manifest_path(output: str | os.PathLike) -> Path:
 def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
     """Write JSON to a temporary file in the same folder, then rename it into place."""
     path = Path(path)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, then renamed)
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, then renamed)
+            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as error:
+        raise _write_error(path, error) from None
     try:
         with handle:
             json.dump(data, handle, indent=2, allow_nan=False, default=_jsonable)
             handle.write("\n")
+        os.chmod(handle.name, 0o644)  # as the image beside it, not the temporary file's 0600
         os.replace(handle.name, path)
-    except BaseException:
+    except BaseException as error:
         Path(handle.name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _write_error(path, error) from None
         raise
     return path
+
+
+def _write_error(path: Path, error: OSError) -> InputError:
+    return InputError(
+        f"cannot write {str(path)!r}: {error.strerror or error}; "
+        "check the folder exists, is writable and has free space"
+    )
 
 
 def _jsonable(value: object) -> object:
