@@ -532,10 +532,69 @@ def test_real_process_bad_input(name, work, monkeypatch, read_only_folder):
     assert folder_state(work) == before
 
 
+# The other commands take images and weights too: the same one-line errors there.
+SCORE = ("score", "{dir}/content.png", "--content", "{dir}/content.png", "--style")
+OTHER_COMMANDS: dict[str, tuple[int, str, tuple[str, ...], Callable | None]] = {
+    "score: image missing": (
+        2,
+        "does not exist",
+        (*SCORE[:1], "{dir}/no.png", *SCORE[2:], "{dir}/style.png"),
+        None,
+    ),
+    "score: style truncated": (
+        2,
+        "truncated",
+        (*SCORE, "{dir}/cut.png"),
+        write("cut.png", lambda: truncated("PNG")),
+    ),
+    "score: image 1x1": (
+        2,
+        "too small",
+        ("score", "{dir}/dot.png", *SCORE[2:], "{dir}/style.png"),
+        write("dot.png", lambda: encoded(gradient(1, 1), "PNG")),
+    ),
+    "score: unknown preset": (
+        2,
+        "unknown preset",
+        (*SCORE, "{dir}/style.png", "--preset", "fast"),
+        None,
+    ),
+    "score: weights of another network": (
+        3,
+        "not the VGG19",
+        (*SCORE, "{dir}/style.png", "--weights", "{dir}/resnet.h5"),
+        other_network,
+    ),
+    "weights: not HDF5": (
+        3,
+        "not a readable HDF5",
+        ("weights", "--weights", "{dir}/w.h5"),
+        write("w.h5", b"text\n"),
+    ),
+    "weights: missing file": (2, "does not exist", ("weights", "--weights", "{dir}/none.h5"), None),
+    "no command": (2, "required", (), None),
+    "unknown command": (2, "invalid choice", ("paint",), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_COMMANDS))
+def test_other_commands_bad_input(name, work, capsys):
+    code, fragment, args, setup = OTHER_COMMANDS[name]
+    if setup is not None:
+        setup(work)
+    before = folder_state(work)
+    exit_code = run_in_process([arg.format(dir=work) for arg in args])
+    assert_one_error_line(capsys.readouterr().err, exit_code, code, fragment)
+    assert folder_state(work) == before
+
+
 def test_matrix_covers_every_kind_of_bad_input():
     """The count for the report, and a guard against the matrix quietly shrinking."""
-    print(f"\n{len(CASES)} bad inputs through the CLI, {len(API_CASES)} through the API, "
-          f"{len(SUBPROCESS_CASES)} through a real process")  # fmt: skip
+    counts = (len(CASES), len(API_CASES), len(SUBPROCESS_CASES), len(OTHER_COMMANDS))
+    print(
+        "\n{} bad inputs through the CLI, {} through the API, {} through a real process, "
+        "{} in other commands".format(*counts)
+    )
     assert len(CASES) >= 60
     assert {c.code for c in CASES.values()} == {errors.EXIT_BAD_INPUT, errors.EXIT_RESOURCE}
 
