@@ -20,10 +20,11 @@ import numpy as np
 import PIL.Image
 import tensorflow as tf
 
-from . import images, network
+from . import colour, images, network
 from .errors import InputError
 from .evaluator import Evaluator, NonFiniteLossError
 from .manifest import command_line, library_versions, manifest_path, write_json_atomic
+from .masks import load_masks
 from .objective import Objective
 from .optimize import COMPLETED, minimize
 from .plots import loss_plot_path, plot_losses
@@ -175,6 +176,34 @@ def _describe(source: ImageSource, array: np.ndarray) -> dict:
     return description
 
 
+def _describe_styles(
+    styles: list[ImageSource],
+    arrays: list[np.ndarray],
+    blend: list[float],
+    masks: Sequence[ImageSource] | None,
+    style_masks: Sequence[ImageSource | None] | None,
+) -> dict:
+    """``{"styles": [...]}`` with each style's blend weight and masks; empty for one plain style."""
+    if len(styles) == 1 and masks is None:
+        return {}
+
+    def mask_record(source: ImageSource | None) -> dict | None:
+        if source is None or (isinstance(source, str) and source == "all"):
+            return None
+        if isinstance(source, (str, os.PathLike)):
+            return {"path": str(Path(source).resolve()), "sha256": images.image_digest(source)}
+        return {"path": None, "type": type(source).__name__}
+
+    records = []
+    for i, (source, array) in enumerate(zip(styles, arrays)):
+        record = {**_describe(source, array), "blend_weight": blend[i]}
+        if masks is not None:
+            record["mask"] = mask_record(list(masks)[i])
+            record["style_mask"] = mask_record(list(style_masks)[i]) if style_masks else None
+        records.append(record)
+    return {"styles": records}
+
+
 def _check_big_enough(
     image: np.ndarray, settings: ResolvedSettings, name: str, *, original: bool = False
 ) -> None:
@@ -199,9 +228,31 @@ def _check_big_enough(
 
 
 def _size_style(style: np.ndarray, height: int, width: int, settings: ResolvedSettings):
+    """The preset's style size, times ``style_scale`` (>1: larger style features)."""
+    scale = settings.style_scale
     if settings.style_size == "content":
-        return images.resize_to(style, height, width)
-    return images.resize_long_side(style, max(height, width))
+        return images.resize_to(style, max(1, round(height * scale)), max(1, round(width * scale)))
+    return images.resize_long_side(style, max(1, round(max(height, width) * scale)))
+
+
+def _as_styles(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+    """One style source, or a list/tuple of them, as a non-empty list."""
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise InputError("no style image given; pass at least one style image")
+    return styles
+
+
+def _blend_weights(settings: ResolvedSettings, count: int) -> list[float]:
+    """The normalised blend weight of each style image (equal unless given)."""
+    if settings.style_blend_weights is None:
+        return [1.0 / count] * count
+    if len(settings.style_blend_weights) != count:
+        raise InputError(
+            f"got {len(settings.style_blend_weights)} style weight(s) for {count} style "
+            "image(s); give one weight per style image"
+        )
+    return list(settings.style_blend_weights)
 
 
 def _initial_image(
@@ -233,11 +284,13 @@ def _initial_image(
 
 def transfer(
     content: ImageSource,
-    style: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
     settings: Settings | None = None,
     *,
     output: str | os.PathLike | None = None,
     progress: bool = True,
+    masks: Sequence[ImageSource] | None = None,
+    style_masks: Sequence[ImageSource | None] | None = None,
     **overrides: object,
 ) -> Result:
     """Repaint ``content`` in the style of ``style`` by optimising the image itself.
@@ -248,10 +301,19 @@ def transfer(
     intermediate images every ``save_every`` iterations; the output path is checked
     before any work starts. Ctrl-C or a non-finite loss ends the run early with the
     best image so far (``Result.status`` says which).
+
+    ``style`` may be a list of style images, blended with ``style_blend_weights``
+    (normalised to sum to 1; equal by default). ``masks`` (one per style image, white =
+    region) paint region i in style i; ``style_masks`` pick the part of each style image
+    to take its style from (``None``/``"all"``: the whole image). ``preserve_colour``
+    (``"luminance"`` or ``"histogram"``) keeps the content's colours; ``style_scale``
+    resizes the style images relative to the content.
     """
     started = time.perf_counter()
     resolved = make_settings(settings, **overrides).resolve()
-    input_paths = [s for s in (content, style) if isinstance(s, (str, os.PathLike))]
+    styles = _as_styles(style)
+    sources = [content, *styles, *(masks or []), *(style_masks or [])]
+    input_paths = [s for s in sources if isinstance(s, (str, os.PathLike)) and s != "all"]
     if isinstance(resolved.init, str) and resolved.init not in INITS:
         input_paths.append(resolved.init)
     output_path = images.check_output_path(output, input_paths) if output is not None else None
@@ -261,19 +323,38 @@ def transfer(
         images.check_output_path(loss_plot_path(output_path), input_paths)
 
     content_full = images.load_image(content, name="content image")
-    style_full = images.load_image(style, name="style image")
-    for name, full in (("content image", content_full), ("style image", style_full)):
+    style_fulls = [images.load_image(s, name="style image") for s in styles]
+    for name, full in (("content image", content_full), *(("style image", s) for s in style_fulls)):
         _check_big_enough(full, resolved, name, original=True)
     content_rgb = images.resize_long_side(content_full, resolved.size)
     height, width = content_rgb.shape[:2]
-    style_rgb = _size_style(style_full, height, width, resolved)
+    style_rgbs = [_size_style(s, height, width, resolved) for s in style_fulls]
     _check_big_enough(content_rgb, resolved, "content image")
-    _check_big_enough(style_rgb, resolved, "style image")
-    start_rgb, init_info = _initial_image(resolved, content_rgb, style_rgb)
+    for style_rgb in style_rgbs:
+        _check_big_enough(style_rgb, resolved, "style image")
+    blend = _blend_weights(resolved, len(styles))
+    region_masks, style_region_masks = load_masks(
+        masks, style_masks, (height, width), [s.shape[:2] for s in style_rgbs]
+    )
+    # Colour preservation (colour.py) changes what is optimised, not the inputs' record.
+    content_opt, style_opts = colour.prepare(
+        content_rgb,
+        style_rgbs,
+        resolved.preserve_colour,
+        method=resolved.histogram_method,
+        match=resolved.match_luminance,
+    )
+    start_rgb, init_info = _initial_image(resolved, content_opt, style_opts[0])
 
     extractor, weights = load_network(resolved)
     objective = Objective(
-        extractor, resolved, network.preprocess(content_rgb), [network.preprocess(style_rgb)]
+        extractor,
+        resolved,
+        network.preprocess(content_opt),
+        [network.preprocess(s) for s in style_opts],
+        blend,
+        content_masks=region_masks,
+        style_masks=style_region_masks,
     )
     evaluator = Evaluator(objective, (height, width, 3))
     bar = keras.utils.Progbar(resolved.iterations, stateful_metrics=["loss", "content", "style"])
@@ -312,7 +393,9 @@ def transfer(
     if progress and outcome.status != COMPLETED:
         print(f"\n{outcome.stop_reason}")
 
-    image = np.round(network.deprocess(outcome.x.reshape(height, width, 3))).astype(np.uint8)
+    result_rgb = network.deprocess(outcome.x.reshape(height, width, 3))
+    result_rgb = colour.finish(result_rgb, content_rgb, resolved.preserve_colour)
+    image = np.round(result_rgb).astype(np.uint8)
     final_terms = evaluator.evaluate(outcome.x)[0]
     names = objective.term_names
     history = {name: [float(t[i]) for t in outcome.history] for i, name in enumerate(names)}
@@ -327,9 +410,14 @@ def transfer(
         "network": {"pooling": resolved.pooling, "deepest_layer": extractor.layers[-1].name},
         "inputs": {
             "content": _describe(content, content_full),
-            "style": _describe(style, style_full),
+            "style": _describe(styles[0], style_fulls[0]),
+            **_describe_styles(styles, style_fulls, blend, masks, style_masks),
         },
-        "sizes": {"output": [width, height], "style": [style_rgb.shape[1], style_rgb.shape[0]]},
+        "sizes": {
+            "output": [width, height],
+            "style": [style_rgbs[0].shape[1], style_rgbs[0].shape[0]],
+            **({"styles": [[s.shape[1], s.shape[0]] for s in style_rgbs]} if blend[1:] else {}),
+        },
         "start": init_info,
         "output": {
             "path": str(output_path) if output_path else None,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from . import errors
 from .errors import StyleTransferError
-from .settings import OPTIMIZERS, PRESETS, Settings
+from .settings import COLOUR_MODES, HISTOGRAM_METHODS, OPTIMIZERS, PRESETS, Settings
 
 SETTING_FLAGS = (
     "preset", "ratio", "content_weight", "style_weight", "tv_weight", "pooling",
@@ -66,6 +66,57 @@ def _add_network_flags(group: argparse._ActionsContainer, default: str = "origin
     )
 
 
+def _add_control_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "beyond the paper: colour, several styles, style scale, regions (the authors' follow-ups)"
+    )
+    group.add_argument(
+        "--preserve-colour",
+        "--preserve-color",
+        choices=COLOUR_MODES,
+        help="keep the content's colours: luminance (transfer on Y, content's chroma) or "
+        "histogram (style recoloured to the content's colour mean and covariance)",
+    )
+    group.add_argument(
+        "--histogram-method",
+        choices=HISTOGRAM_METHODS,
+        default="pca",
+        help="the colour map for --preserve-colour histogram (default pca, the authors')",
+    )
+    group.add_argument(
+        "--no-match-luminance",
+        dest="match_luminance",
+        action="store_false",
+        help="luminance mode: do not match the style's Y mean/std to the content's",
+    )
+    group.add_argument(
+        "--style-weights",
+        dest="style_blend_weights",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="one blend weight per STYLE, normalised to sum to 1 (default: equal)",
+    )
+    group.add_argument(
+        "--style-scale",
+        type=float,
+        default=1.0,
+        help="resize the style images by this factor relative to the preset's size (1)",
+    )
+    group.add_argument(
+        "--masks",
+        nargs="+",
+        metavar="MASK",
+        help="one mask image per STYLE, white = region: region i is painted in style i",
+    )
+    group.add_argument(
+        "--style-masks",
+        nargs="+",
+        metavar="MASK",
+        help="one mask per STYLE selecting the part of it to copy ('all' = whole image)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="style_transfer",
@@ -75,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("transfer", help="repaint CONTENT in the style of STYLE")
     run.add_argument("content", help="content image (the photo)")
-    run.add_argument("style", help="style image (the painting)")
+    run.add_argument("style", nargs="+", help="style image(s) (the painting); several are blended")
     run.add_argument("-o", "--output", required=True, help="output image, e.g. out.png")
     run.add_argument("--size", type=int, default=512, help="longer side of the output in px (512)")
     run.add_argument("--iterations", type=int, default=500, help="optimiser iterations (500)")
@@ -89,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-every", type=int, default=0, help="also save every K iterations")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_objective_flags(run)
+    _add_control_flags(run)
 
     score = commands.add_parser("score", help="evaluate the objective for any image")
     score.add_argument("image", help="the image to score, at its own size")
@@ -123,9 +175,20 @@ def _transfer(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         lbfgs_history=args.lbfgs_history,
         save_every=args.save_every,
+        preserve_colour=args.preserve_colour,
+        histogram_method=args.histogram_method,
+        match_luminance=args.match_luminance,
+        style_blend_weights=args.style_blend_weights,
+        style_scale=args.style_scale,
     )
     result = transfer(
-        args.content, args.style, settings, output=args.output, progress=not args.quiet
+        args.content,
+        args.style,
+        settings,
+        output=args.output,
+        progress=not args.quiet,
+        masks=args.masks,
+        style_masks=args.style_masks,
     )
     optimizer = result.manifest["optimizer"]
     where = result.manifest["output"]["path"]

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import masks
 from .losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
 from .settings import ResolvedSettings
 
@@ -22,6 +23,12 @@ class Objective:
     ``terms(image)`` returns one float32 vector, named by ``term_names``:
     total, content (unweighted), style (Σ w_l E_l, unweighted by β), tv (unweighted),
     then E_l for every style layer (unweighted).
+
+    Several styles: E_l = Σ_i b_i E_l(G_i, A_i) with blend weights b_i. With Σ b_i = 1
+    this differs from matching the blended target Σ_i b_i A_i only by a constant, so both
+    have the same gradient. Without masks every G_i is the image's Gram; with
+    ``content_masks`` (one per style) G_i is the guided Gram of region i (masks.py), and
+    A_i is taken under ``style_masks[i]`` when given (else from the whole style image).
     """
 
     def __init__(
@@ -31,6 +38,8 @@ class Objective:
         content_bgr: np.ndarray,
         style_bgrs: Sequence[np.ndarray],
         style_blend: Sequence[float] | None = None,
+        content_masks: Sequence[np.ndarray] | None = None,
+        style_masks: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         self.extractor = extractor
         self.settings = settings
@@ -39,16 +48,34 @@ class Objective:
         blend = [1.0] * len(style_bgrs) if style_blend is None else [float(b) for b in style_blend]
         self.style_blend = blend
 
-        self.content_target = self._features(content_bgr)[settings.content_layer]
+        content_features = self._features(content_bgr)
+        self.content_target = content_features[settings.content_layer]
+        shapes = {layer: tuple(content_features[layer].shape[1:3]) for layer in self.style_layers}
+        # Spatial control (masks.py): style i is matched inside region i only.
+        self.guides = None
+        if content_masks is not None:
+            self.guides = [
+                masks.layer_guides(mask, shapes, name=f"mask {i + 1}")
+                for i, mask in enumerate(content_masks)
+            ]
         self.style_targets = []
-        for style_bgr in style_bgrs:
+        for i, style_bgr in enumerate(style_bgrs):
             features = self._features(style_bgr)
-            self.style_targets.append(
-                {
-                    layer: gram_matrix(features[layer], by_positions=settings.gram_by_positions)
-                    for layer in self.style_layers
-                }
-            )
+            style_mask = style_masks[i] if style_masks is not None else None
+            targets = {}
+            for layer in self.style_layers:
+                layer_features = features[layer]
+                style_shape = tuple(layer_features.shape[1:3])
+                if style_mask is not None:
+                    guide = masks.layer_guide(style_mask, *style_shape, name=f"style mask {i + 1}")
+                    layer_features = masks.guide_features(layer_features, guide)
+                gram = gram_matrix(layer_features, by_positions=settings.gram_by_positions)
+                if not settings.gram_by_positions and style_shape != shapes[layer]:
+                    # Paper form: G sums over positions, so a style image of another size
+                    # (--style-scale) is brought to the generated image's M.
+                    gram *= float(np.prod(shapes[layer]) / np.prod(style_shape))
+                targets[layer] = gram
+            self.style_targets.append(targets)
 
     def _features(self, image_bgr: np.ndarray) -> dict[str, tf.Tensor]:
         batch = tf.constant(np.asarray(image_bgr, np.float32)[None])
@@ -62,12 +89,22 @@ class Objective:
         for layer in self.style_layers:
             layer_features = features[layer]
             positions = tf.shape(layer_features)[1] * tf.shape(layer_features)[2]
-            gram = gram_matrix(layer_features, by_positions=s.gram_by_positions)
+            if self.guides is None:
+                grams = [gram_matrix(layer_features, by_positions=s.gram_by_positions)]
+                grams *= len(self.style_targets)
+            else:
+                grams = [
+                    gram_matrix(
+                        masks.guide_features(layer_features, guide[layer]),
+                        by_positions=s.gram_by_positions,
+                    )
+                    for guide in self.guides
+                ]
             layer_losses.append(
                 tf.add_n(
                     [
                         weight * style_layer_loss(gram, target[layer], positions, form=s.loss_form)
-                        for weight, target in zip(self.style_blend, self.style_targets)
+                        for weight, gram, target in zip(self.style_blend, grams, self.style_targets)
                     ]
                 )
             )

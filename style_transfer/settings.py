@@ -24,6 +24,8 @@ PAPER_STYLE_LAYERS = (
 )
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
+COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's colours
+HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' default
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
 
@@ -120,6 +122,12 @@ class Settings:
     weights: str | None = None
     network: str = "original"
     calibration: str | None = None  # images for the normalised network; None = the paper's
+    # Beyond the paper (colour.py, masks.py): colour preservation, several styles, style scale.
+    preserve_colour: str | None = None
+    histogram_method: str = "pca"
+    match_luminance: bool = True
+    style_blend_weights: Sequence[float] | None = None
+    style_scale: float = 1.0
 
     def resolve(self) -> ResolvedSettings:
         """Validate and fill in every preset default; raise InputError on the first problem."""
@@ -202,7 +210,42 @@ class Settings:
             weights=self.weights,
             network=self.network,
             calibration=self.calibration if self.network == "normalised" else None,
+            **self._followups(),
         )
+
+    def _followups(self) -> dict[str, object]:
+        """The checked colour, blend and style-scale settings (blend weights sum to 1)."""
+        if self.preserve_colour is not None and self.preserve_colour not in COLOUR_MODES:
+            raise InputError(
+                f"unknown colour preservation {self.preserve_colour!r}; use luminance or histogram"
+            )
+        if self.histogram_method not in HISTOGRAM_METHODS:
+            raise InputError(
+                f"unknown histogram method {self.histogram_method!r}; "
+                f"use one of {', '.join(HISTOGRAM_METHODS)}"
+            )
+        if not isinstance(self.match_luminance, bool):
+            raise InputError(f"match_luminance must be True or False, got {self.match_luminance!r}")
+        _check_weight("style scale", self.style_scale, allow_zero=False)
+        blend = self.style_blend_weights
+        if blend is not None:
+            if isinstance(blend, (str, bytes)) or not isinstance(blend, Sequence) or not blend:
+                raise InputError(
+                    f"style blend weights must be a list of numbers, got {blend!r}; e.g. 0.7 0.3"
+                )
+            for weight in blend:
+                _check_weight("style blend weight", weight)
+            total = float(sum(blend))
+            if total == 0:
+                raise InputError("style blend weights are all 0; give at least one weight > 0")
+            blend = tuple(float(weight) / total for weight in blend)
+        return {
+            "preserve_colour": self.preserve_colour,
+            "histogram_method": self.histogram_method,
+            "match_luminance": self.match_luminance,
+            "style_blend_weights": blend,
+            "style_scale": float(self.style_scale),
+        }
 
     def _style_layer_weights(self, preset: Preset) -> dict[str, float]:
         requested = self.style_layers if self.style_layers is not None else preset.style_layers
@@ -250,6 +293,11 @@ class ResolvedSettings:
     weights: str | None
     network: str = "original"
     calibration: str | None = None
+    preserve_colour: str | None = None
+    histogram_method: str = "pca"
+    match_luminance: bool = True
+    style_blend_weights: tuple[float, ...] | None = None  # normalised to sum 1; None = equal
+    style_scale: float = 1.0
 
     @property
     def ratio(self) -> float:
