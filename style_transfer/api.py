@@ -25,6 +25,7 @@ from .errors import InputError
 from .evaluator import Evaluator, NonFiniteLossError
 from .manifest import command_line, library_versions, manifest_path, write_json_atomic
 from .masks import load_masks
+from .memory import check_memory
 from .objective import Objective
 from .optimize import COMPLETED, minimize
 from .plots import loss_plot_path, plot_losses
@@ -43,6 +44,8 @@ class Result:
     manifest: dict
     status: str  # completed | interrupted | diverged
     stop_reason: str
+    optimised: np.ndarray | None = dataclasses.field(default=None, repr=False)  # RGB float,
+    # before colour.finish: what coarse-to-fine (multiscale.py) starts the next scale from
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the image, its loss curves (``OUT.loss.png``) and manifest (``OUT.png.json``).
@@ -104,12 +107,13 @@ def _extractor(
     pooling: str,
     kind: str = "original",
     calibration: str | None = None,
+    precision: str = "float32",
 ) -> keras.Model:
     if kind == "normalised":
         weights = _normalised(path, md5, pooling, calibration)[0]
     else:
         weights = _weights(path, md5)
-    return network.build_feature_extractor(layers, weights, pooling)
+    return network.build_feature_extractor(layers, weights, pooling, precision)
 
 
 def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
@@ -129,7 +133,9 @@ def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
         )
     kind, calibration = settings.network, settings.calibration
     layers = tuple(settings.layers)
-    extractor = _extractor(str(path), info["md5"], layers, settings.pooling, kind, calibration)
+    extractor = _extractor(
+        str(path), info["md5"], layers, settings.pooling, kind, calibration, settings.precision
+    )
     if kind == "normalised":
         made = _normalised(str(path), info["md5"], settings.pooling, calibration)[1]
         info = {**info, "normalisation": made}
@@ -309,7 +315,6 @@ def transfer(
     (``"luminance"`` or ``"histogram"``) keeps the content's colours; ``style_scale``
     resizes the style images relative to the content.
     """
-    started = time.perf_counter()
     resolved = make_settings(settings, **overrides).resolve()
     styles = _as_styles(style)
     sources = [content, *styles, *(masks or []), *(style_masks or [])]
@@ -321,11 +326,34 @@ def transfer(
         from .plots import loss_plot_path
 
         images.check_output_path(loss_plot_path(output_path), input_paths)
+    run = _solve
+    if resolved.scales > 1:  # coarse-to-fine: multiscale.py runs _solve once per scale
+        from .multiscale import coarse_to_fine as run
+    result = run(content, styles, resolved, output_path, progress, masks, style_masks)
+    if output_path is not None:
+        result.save(output_path)
+    return result
 
+
+def _solve(
+    content: ImageSource,
+    styles: list[ImageSource],
+    resolved: ResolvedSettings,
+    output_path: Path | None = None,
+    progress: bool = True,
+    masks: Sequence[ImageSource] | None = None,
+    style_masks: Sequence[ImageSource | None] | None = None,
+    start: np.ndarray | None = None,
+) -> Result:
+    """One run at ``resolved.size``, not saved; ``start``: an RGB image to begin from instead
+    of ``resolved.init`` (resized to fit). Refused before any work if it would not fit in memory.
+    """
+    started = time.perf_counter()
     content_full = images.load_image(content, name="content image")
     style_fulls = [images.load_image(s, name="style image") for s in styles]
     for name, full in (("content image", content_full), *(("style image", s) for s in style_fulls)):
         _check_big_enough(full, resolved, name, original=True)
+    check_memory(content_full.shape[:2], len(styles), resolved)  # before any large array
     content_rgb = images.resize_long_side(content_full, resolved.size)
     height, width = content_rgb.shape[:2]
     style_rgbs = [_size_style(s, height, width, resolved) for s in style_fulls]
@@ -344,7 +372,10 @@ def transfer(
         method=resolved.histogram_method,
         match=resolved.match_luminance,
     )
-    start_rgb, init_info = _initial_image(resolved, content_opt, style_opts[0])
+    if start is None:
+        start_rgb, init_info = _initial_image(resolved, content_opt, style_opts[0])
+    else:
+        start_rgb, init_info = images.resize_to(start, height, width), {"init": "previous scale"}
 
     extractor, weights = load_network(resolved)
     objective = Objective(
@@ -393,8 +424,8 @@ def transfer(
     if progress and outcome.status != COMPLETED:
         print(f"\n{outcome.stop_reason}")
 
-    result_rgb = network.deprocess(outcome.x.reshape(height, width, 3))
-    result_rgb = colour.finish(result_rgb, content_rgb, resolved.preserve_colour)
+    optimised_rgb = network.deprocess(outcome.x.reshape(height, width, 3))
+    result_rgb = colour.finish(optimised_rgb, content_rgb, resolved.preserve_colour)
     image = np.round(result_rgb).astype(np.uint8)
     final_terms = evaluator.evaluate(outcome.x)[0]
     names = objective.term_names
@@ -437,10 +468,7 @@ def transfer(
         "optimize_time_s": round(optimize_seconds, 3),
         "versions": library_versions(),
     }
-    result = Result(image, history, manifest, outcome.status, outcome.stop_reason)
-    if output_path is not None:
-        result.save(output_path)
-    return result
+    return Result(image, history, manifest, outcome.status, outcome.stop_reason, optimised_rgb)
 
 
 def score(

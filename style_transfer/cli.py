@@ -138,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--learning-rate", type=float, default=10.0, help="Adam step size (10)")
     run.add_argument("--lbfgs-history", type=int, default=20, help="L-BFGS memory (20)")
     run.add_argument("--save-every", type=int, default=0, help="also save every K iterations")
+    run.add_argument(
+        "--scales",
+        type=int,
+        default=1,
+        help="coarse-to-fine: solve at SIZE/2^(S-1) first, double up to SIZE, halving the "
+        "iterations at each finer scale (default 1: single scale)",
+    )
+    run.add_argument(
+        "--precision",
+        choices=("float32", "mixed"),
+        default="float32",
+        help="mixed: network in bfloat16 (CPU) / float16 (GPU), Grams and losses float32",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_objective_flags(run)
     _add_control_flags(run)
@@ -150,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_objective_flags(score)
 
     _add_reproduction_commands(commands)
+
+    bench = commands.add_parser("bench", help="benchmark against the hardware floor (bench.py)")
+    from .bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
 
     weights = commands.add_parser("weights", help="find (or fetch) the VGG19 weights")
     weights.add_argument("--weights", help="a local file to check instead")
@@ -180,6 +198,8 @@ def _transfer(args: argparse.Namespace) -> int:
         match_luminance=args.match_luminance,
         style_blend_weights=args.style_blend_weights,
         style_scale=args.style_scale,
+        scales=args.scales,
+        precision=args.precision,
     )
     result = transfer(
         args.content,
@@ -217,6 +237,12 @@ def _score(args: argparse.Namespace) -> int:
         for layer, value in report["style_losses"].items():
             print(f"  E[{layer}] {value:.6g}")
     return errors.EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import main_from_args
+
+    return main_from_args(args)
 
 
 def _weights(args: argparse.Namespace) -> int:
@@ -318,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _import_tensorflow_quietly()
     handler = {
         "transfer": _transfer, "score": _score, "weights": _weights,
-        "reproduce": _reproduce, "compare": _compare,
+        "reproduce": _reproduce, "compare": _compare, "bench": _bench,
     }[args.command]  # fmt: skip
     try:
         with warnings.catch_warnings():

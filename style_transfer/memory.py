@@ -95,16 +95,31 @@ def largest_fitting_size(
     return low
 
 
+def shape_at_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
+    """(height, width) of an image of ``shape`` resized to longer side ``size``, as
+    ``images.resize_long_side`` does it, without resizing anything."""
+    height, width = shape[:2]
+    if height >= width:
+        return size, max(1, round(width * size / height))
+    return max(1, round(height * size / width)), size
+
+
 def check_memory(
-    shape: tuple[int, int],
-    style_shapes: Sequence[tuple[int, int]],
-    settings,
-    available: int | None = None,
+    content_shape: tuple[int, int], styles: int, settings, available: int | None = None
 ) -> int:
-    """Refuse (InputError) a run whose estimate exceeds the memory available; else the estimate."""
+    """Refuse (InputError) a run whose estimate exceeds the memory available; else the estimate.
+
+    ``content_shape``: the content image as loaded (it is resized to ``settings.size``);
+    the ``styles`` style images are taken at that size times ``settings.style_scale``.
+    """
+    shape = shape_at_size(content_shape, settings.size)
+    scale = getattr(settings, "style_scale", 1.0)
+    style_shape = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
     deepest = max(settings.layers, key=CONV_LAYERS.index)
     history = settings.lbfgs_history if settings.optimizer == "lbfgs" else 0
-    need = estimate_bytes(shape, deepest, lbfgs_history=history, style_shapes=style_shapes)
+    need = estimate_bytes(
+        shape, deepest, lbfgs_history=history, style_shapes=[style_shape] * styles
+    )
     available = available_bytes() if available is None else available
     if need > SAFETY * available:
         fits = largest_fitting_size(shape, SAFETY * available, deepest, history)

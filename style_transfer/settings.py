@@ -28,6 +28,8 @@ COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's c
 HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' default
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
+PRECISIONS = ("float32", "mixed")  # mixed: bfloat16 (CPU) / float16 (GPU) network, float32 losses
+MIN_SCALE_SIZE = 32  # the coarsest coarse-to-fine scale, longest side in pixels
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,9 @@ class Settings:
     match_luminance: bool = True
     style_blend_weights: Sequence[float] | None = None
     style_scale: float = 1.0
+    # Performance (multiscale.py, precision in network.py): coarse-to-fine and mixed precision.
+    scales: int = 1
+    precision: str = "float32"
 
     def resolve(self) -> ResolvedSettings:
         """Validate and fill in every preset default; raise InputError on the first problem."""
@@ -211,7 +216,23 @@ class Settings:
             network=self.network,
             calibration=self.calibration if self.network == "normalised" else None,
             **self._followups(),
+            **self._performance(),
         )
+
+    def _performance(self) -> dict[str, object]:
+        """The checked number of coarse-to-fine scales and the precision."""
+        if isinstance(self.scales, bool) or not isinstance(self.scales, int) or self.scales < 1:
+            raise InputError(
+                f"scales must be a whole number >= 1 (1 = single scale), got {self.scales!r}"
+            )
+        if self.scales > 1 and self.size / 2 ** (self.scales - 1) < MIN_SCALE_SIZE:
+            raise InputError(
+                f"{self.scales} scales halve size {self.size} below {MIN_SCALE_SIZE} px; "
+                "use fewer --scales or a larger --size"
+            )
+        if self.precision not in PRECISIONS:
+            raise InputError(f"unknown precision {self.precision!r}; use {' or '.join(PRECISIONS)}")
+        return {"scales": self.scales, "precision": self.precision}
 
     def _followups(self) -> dict[str, object]:
         """The checked colour, blend and style-scale settings (blend weights sum to 1)."""
@@ -298,6 +319,8 @@ class ResolvedSettings:
     match_luminance: bool = True
     style_blend_weights: tuple[float, ...] | None = None  # normalised to sum 1; None = equal
     style_scale: float = 1.0
+    scales: int = 1  # coarse-to-fine scales (multiscale.py); 1 = single scale
+    precision: str = "float32"
 
     @property
     def ratio(self) -> float:

@@ -1,0 +1,57 @@
+"""The benchmark command runs at a tiny size and writes its JSON; its FLOP count by hand."""
+
+import json
+import os
+import subprocess
+import sys
+
+from style_transfer.bench import conv_flops, floor_flops, format_table, image_shape
+
+
+def test_conv_flops_counted_by_hand():
+    # conv1_1: 3 -> 64 channels, 3x3, at every one of 8x8 positions, 2 FLOPs per multiply-add.
+    assert conv_flops(8, 8, "block1_conv1") == 2 * 64 * 9 * 3 * 64
+    # conv1_2 (64 -> 64 at 8x8), then conv2_1 (64 -> 128 at 4x4, after a pooling).
+    assert conv_flops(8, 8, "block2_conv1") == 2 * 9 * (64 * 3 * 64 + 64 * 64 * 64 + 16 * 64 * 128)
+    assert floor_flops(8, 8, "block2_conv1") == 2 * conv_flops(8, 8, "block2_conv1")
+
+
+def test_image_shape_is_4_by_3_landscape():
+    assert image_shape(512) == (384, 512)
+    assert image_shape(1024) == (768, 1024)
+
+
+def test_peak_rss_sees_a_large_allocation():
+    """In a fresh interpreter, so that no earlier peak hides the allocation."""
+    code = (
+        "import numpy as np; from style_transfer.bench import peak_rss_bytes as p; "
+        "a = p(); b = np.ones(300 * 2**20 // 8); print(a, p())"  # 300 MiB, every page touched
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = map(int, out.stdout.split())
+    assert 250 * 2**20 < after - before < 400 * 2**20
+
+
+def test_bench_command_runs_at_a_tiny_size(tmp_path):
+    output = tmp_path / "bench.json"
+    process = subprocess.run(
+        [
+            sys.executable, "-m", "style_transfer", "bench", "--sizes", "48", "--repeats", "1",
+            "--iterations", "1", "--rss-steps", "1", "--json", str(output),
+        ],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr[-2000:]
+    report = json.loads(output.read_text())
+    assert report["matmul_gflops_per_s"] > 0 and report["machine"]["cores"] >= 1
+    (size,) = report["sizes"]
+    assert size["size"] == [48, 36] and size["deepest_layer"] == "block5_conv1"
+    for key in ("floor_s", "evaluator_s_float32", "common_step_s"):
+        assert size[key] > 0, key
+    assert size["evaluator_over_floor_float32"] == size["evaluator_s_float32"] / size["floor_s"]
+    assert size["speedup_over_common"] == size["common_step_s"] / size["evaluator_s_float32"]
+    assert 0 <= size["lbfgs"]["outside_tf_share"] <= 1 and size["lbfgs"]["iterations"] == 1
+    for mode in ("ours", "common"):
+        rss = size["rss"][mode]
+        assert rss["peak_rss_bytes"] >= rss["baseline_rss_bytes"] > 0, rss
+    assert format_table(report).splitlines()[2] in process.stdout

@@ -1,0 +1,80 @@
+"""Coarse-to-fine: the documented schedule, one manifest with every scale, a better start."""
+
+import json
+
+import numpy as np
+import pytest
+
+from style_transfer import Settings, cli, transfer
+from style_transfer.errors import InputError
+from style_transfer.multiscale import schedule
+
+
+def test_schedule_doubles_the_size_and_halves_the_iterations():
+    assert schedule(512, 100, 3) == [(128, 100), (256, 50), (512, 25)]
+    assert schedule(1024, 300, 2) == [(512, 300), (1024, 150)]
+    assert schedule(300, 2, 3) == [(75, 2), (150, 1), (300, 1)]  # never below 1 iteration
+    assert schedule(256, 40, 1) == [(256, 40)]  # 1 scale: the single-scale run
+
+
+@pytest.mark.parametrize("scales", [0, -1, 2.5, True])
+def test_scales_must_be_a_whole_number_from_1(scales):
+    with pytest.raises(InputError, match="scales"):
+        Settings(scales=scales).resolve()
+
+
+def test_scales_that_shrink_below_the_coarsest_size_are_refused():
+    with pytest.raises(InputError, match="fewer --scales or a larger --size"):
+        Settings(size=64, scales=3).resolve()  # 64 / 4 = 16 px < 32 px
+
+
+@pytest.fixture(scope="module")
+def coarse_run(tmp_path_factory, tubingen, starry_night):
+    output = tmp_path_factory.mktemp("c2f") / "out.png"
+    result = transfer(
+        tubingen, starry_night, size=128, iterations=4, scales=3, output=output, progress=False
+    )
+    return result, output
+
+
+def test_one_manifest_records_every_scale(coarse_run):
+    result, output = coarse_run
+    manifest = json.loads(output.with_name("out.png.json").read_text())
+    c2f = manifest["coarse_to_fine"]
+    assert c2f["schedule"] == [
+        {"size": 32, "iterations": 4},
+        {"size": 64, "iterations": 2},
+        {"size": 128, "iterations": 1},
+    ]
+    assert [scale["size"] for scale in c2f["scales"]] == [[32, 24], [64, 48], [128, 96]]
+    assert [scale["iterations"] for scale in c2f["scales"]] == [4, 2, 1]
+    for scale in c2f["scales"]:  # the start plus one entry per iteration
+        assert len(scale["loss_history"]["total"]) == scale["iterations"] + 1
+    assert c2f["scales"][0]["start"]["init"] == "noise"
+    assert [s["start"]["init"] for s in c2f["scales"][1:]] == ["previous scale"] * 2
+    assert manifest["settings"]["scales"] == 3 and manifest["settings"]["size"] == 128
+    assert manifest["optimizer"]["iterations"] == 7
+    assert manifest["sizes"]["output"] == [128, 96]
+    assert manifest["loss_history"] == c2f["scales"][-1]["loss_history"]
+    assert result.image.shape == (96, 128, 3)
+    assert output.is_file() and output.with_name("out.loss.png").is_file()
+
+
+def test_the_upsampled_result_starts_far_below_noise(coarse_run, tubingen, starry_night):
+    """The finer scale starts from the upsampled coarse result, not from the noise again
+    (which, with the same seed, would give exactly the noise run's first loss)."""
+    scales = coarse_run[0].manifest["coarse_to_fine"]["scales"]
+    noise = transfer(tubingen, starry_night, size=64, iterations=1, progress=False)
+    assert scales[1]["loss_history"]["total"][0] < 0.8 * noise.history["total"][0]
+
+
+def test_cli_scales_flag(tubingen, starry_night, tmp_path, capsys):
+    output = tmp_path / "cli.png"
+    code = cli.main([
+        "transfer", str(tubingen), str(starry_night), "-o", str(output), "--size", "64",
+        "--iterations", "2", "--scales", "2", "--quiet",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    manifest = json.loads(output.with_name("cli.png.json").read_text())
+    assert [s["size"] for s in manifest["coarse_to_fine"]["schedule"]] == [32, 64]
+    assert np.asarray(manifest["sizes"]["output"]).tolist() == [64, 48]
