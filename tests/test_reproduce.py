@@ -122,10 +122,12 @@ def test_compare_scores_published_and_ours_under_one_objective(rendered, images_
         assert math.isclose(
             row["total_loss"], row["weighted_content"] + row["weighted_style"], rel_tol=1e-5
         )
-        if row["source"] == "ours":
+        if row["source"].startswith("ours"):
             assert row["size"] == [64, 48] and row["iterations"] == ITERATIONS
         else:
             assert row["size"] == [512, 384] and row["iterations"] is None
+    ours = {row["source"] for row in rows if row["source"].startswith("ours")}
+    assert ours == {"ours (the saved file)", "ours (as optimised, from its manifest)"}
     table = (out / "comparison.md").read_text()
     assert table.count("\n") == 2 + len(rows)
     assert json.loads((out / "comparison.json").read_text())["rows"] == rows
