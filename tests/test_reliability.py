@@ -296,6 +296,12 @@ CASES: dict[str, Case] = {
     "init neither keyword nor file": Case(
         2, "neither", flags=("--init", "zeros"), kwargs={"init": "zeros"}
     ),
+    "mask missing": Case(
+        2,
+        "does not exist",
+        flags=("--masks", "{dir}/nomask.png"),
+        kwargs={"masks": ["{dir}/nomask.png"]},
+    ),
     # --- settings
     "unknown style layer": Case(
         2, "conv9_1", flags=("--style-layers", "conv9_1"), kwargs={"style_layers": ["conv9_1"]}
@@ -368,6 +374,12 @@ CASES: dict[str, Case] = {
         flags=("--ratio", "1e-3", "--content-weight", "1"),
         kwargs={"ratio": 1e-3, "content_weight": 1.0},
     ),
+    "two blend weights for one style": Case(
+        2,
+        "one weight per style",
+        flags=("--style-weights", "1", "2"),
+        kwargs={"style_blend_weights": [1.0, 2.0]},
+    ),
     "unknown setting or flag": Case(
         2,
         "unknown setting",
@@ -422,7 +434,7 @@ CASES: dict[str, Case] = {
 
 
 def _prepare(case: Case, folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Make the case's files; the ``{dir}`` substitution (the output's folder when read-only)."""
+    """Make the case's files, environment and unreadable file; the values for ``{dir}``."""
     if case.setup is not None:
         case.setup(folder)
     values = {"dir": str(folder)}
