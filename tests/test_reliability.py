@@ -350,6 +350,10 @@ CASES: dict[str, Case] = {
     "size beyond the maximum": Case(2, "size", flags=("--size", "999999"), kwargs={"size": 999999}),
     "size not a number": Case(2, "invalid int value", flags=("--size", "big"), kwargs=None),
     "fractional size": Case(2, "size", flags=("--size", "2.5"), kwargs={"size": 2.5}),
+    "zero scales": Case(2, "scales", flags=("--scales", "0"), kwargs={"scales": 0}),
+    "more scales than the size allows": Case(
+        2, "fewer --scales", flags=("--scales", "4"), kwargs={"scales": 4}
+    ),
     "unknown preset": Case(
         2, "unknown preset", flags=("--preset", "fast"), kwargs={"preset": "fast"}
     ),
