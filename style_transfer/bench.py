@@ -15,6 +15,11 @@ candidate alike (the ratios stay fair even when the absolute figures do not):
 Also: the floor's arithmetic rate against a measured float32 matmul rate, and the peak
 resident memory (``VmHWM``) of a real ``transfer`` and of the common approach, each in a
 fresh subprocess per size so that sizes do not pollute each other.
+
+``--experiment`` runs the other measurements of results/BENCHMARKS.md: ``coarse-to-fine``
+(time to reach a single-scale run's objective), ``precision`` (float32 beside mixed after
+the same iterations) and ``memory`` (peak RSS of a real run per size, e.g. 2048 px).
+Benchmarks stay out of the test suite; tests/test_bench.py only runs this at a tiny size.
 """
 
 from __future__ import annotations
