@@ -1,7 +1,7 @@
 """Makes results/followups/: colour preservation, a style blend, style scale and two regions.
 
 Every panel is one run of the command line (so its manifest records the exact command),
-then ``followups.png`` puts them side by side. Run from the repository root:
+then ``followups.jpg`` puts them side by side. Run from the repository root:
 
     python results/followups/make_followups.py   # 256 px, 300 iterations (~25 min, 2 cores)
     python results/followups/make_followups.py --size 64 --iterations 5 --out /tmp/check
@@ -87,8 +87,8 @@ def main() -> None:
         "sky: Starry Night, rest: Comp. VII",
     ]
     thumbnails = [images.resize_long_side(images.load_image(p), args.size) for p in pictures]
-    side_by_side(thumbnails, titles, out / "followups.png", columns=4)
-    print(f"wrote {out / 'followups.png'}")
+    side_by_side(thumbnails, titles, out / "followups.jpg", columns=4)
+    print(f"wrote {out / 'followups.jpg'}")
 
 
 if __name__ == "__main__":
