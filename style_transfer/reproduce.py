@@ -162,15 +162,26 @@ def _reusable(path: Path, settings: Settings, content: Path, style: Path) -> boo
     try:
         manifest = json.loads(record.read_text())
         expected = json.loads(json.dumps(settings.resolve().as_dict()))
+        recorded = _with_later_defaults(manifest["settings"])
         inputs = manifest["inputs"]
         return (
-            manifest["settings"] == expected
+            recorded == expected
             and manifest["optimizer"]["status"] == "completed"
             and inputs["content"]["sha256"] == images.image_digest(content)
             and inputs["style"]["sha256"] == images.image_digest(style)
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False
+
+
+def _with_later_defaults(recorded: dict) -> dict:
+    """``recorded`` plus, at their defaults, the settings added since it was written.
+
+    A setting added later (e.g. ``scales``, ``precision``) defaults to what the code did
+    before it existed, so a panel rendered without it matches a request at that default.
+    """
+    defaults = json.loads(json.dumps(Settings().resolve().as_dict()))
+    return {**{k: v for k, v in defaults.items() if k not in recorded}, **recorded}
 
 
 Progress = Callable[[str], None]

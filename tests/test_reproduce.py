@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -99,6 +100,28 @@ def test_reproduce_resumes_and_the_cli_matches_the_api(rendered, images_dir: Pat
     printed = capsys.readouterr().out
     assert printed.count("reusing") == 6
     assert (out / "init" / "content_starry_night.jpg").stat().st_mtime_ns == before
+
+
+def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
+    rendered, images_dir: Path, tmp_path: Path
+):
+    """Panels committed before e.g. --scales/--precision existed stay valid at the defaults."""
+    out, _, _ = rendered
+    source = out / "init" / "style_starry_night.jpg"
+    copy = tmp_path / source.name
+    copy.write_bytes(source.read_bytes())
+    manifest = json.loads(manifest_path(source).read_text())
+    for later in ("scales", "precision"):
+        del manifest["settings"][later]
+    manifest_path(copy).write_text(json.dumps(manifest))
+    panel = figure_spec("init").panels[1]
+    base = Settings(size=SIZE, iterations=ITERATIONS)
+    content = reproduce.data.image_path("tubingen", images_dir)
+    style = reproduce.data.image_path(panel.style, images_dir)
+    assert reproduce._reusable(copy, panel_settings(panel, base), content, style)
+    for changed in ({"scales": 2}, {"precision": "mixed"}):
+        request = panel_settings(panel, dataclasses.replace(base, **changed))
+        assert not reproduce._reusable(copy, request, content, style)
 
 
 def test_reproduce_rerenders_when_a_setting_changes(rendered, images_dir: Path):
