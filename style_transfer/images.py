@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .atomic import replace_atomically
 from .errors import InputError
 
 ImageSource = str | os.PathLike | Image.Image | np.ndarray
@@ -270,26 +271,14 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
         raise ValueError("cannot save an image containing NaN or infinite values")
     pixels = Image.fromarray(np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8))
     mode = path.stat().st_mode & 0o777 if path.is_file() else 0o644
-    temporary = None
     try:
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix, delete=False
-        ) as handle:
-            temporary = handle.name
+        with replace_atomically(path, mode=mode) as handle:
             pixels.save(handle, format=image_format, **SAVE_OPTIONS.get(image_format, {}))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)  # NamedTemporaryFile creates files readable by owner only
-        os.replace(temporary, path)
-        temporary = None
     except OSError as error:
         raise InputError(
             f"cannot write output {str(path)!r}: {_one_line(error.strerror or error)}; "
             "check the folder exists, is writable and has free space"
         ) from None
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
     return path
 
 

@@ -6,10 +6,10 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from .atomic import replace_atomically
 from .errors import InputError
 
 PACKAGES = ("style-transfer", "tensorflow", "keras", "numpy", "scipy", "pillow", "matplotlib")
@@ -36,22 +36,11 @@ def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
     """Write JSON to a temporary file in the same folder, then rename it into place."""
     path = Path(path)
     try:
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, then renamed)
-            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        )
-    except OSError as error:
-        raise _write_error(path, error) from None
-    try:
-        with handle:
+        with replace_atomically(path, text=True) as handle:
             json.dump(data, handle, indent=2, allow_nan=False, default=_jsonable)
             handle.write("\n")
-        os.chmod(handle.name, 0o644)  # as the image beside it, not the temporary file's 0600
-        os.replace(handle.name, path)
-    except BaseException as error:
-        Path(handle.name).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise _write_error(path, error) from None
-        raise
+    except OSError as error:
+        raise _write_error(path, error) from None
     return path
 
 

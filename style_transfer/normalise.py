@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import data, images, network
+from .atomic import replace_atomically
 from .errors import InputError, ResourceError
 from .network import CONV_LAYERS, WeightsDict
 
@@ -173,9 +173,8 @@ def _write_cache(path: Path, means: Mapping[str, np.ndarray]) -> None:
     """Write atomically; an unwritable cache only costs a recomputation next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
+        with replace_atomically(path) as handle:
             np.savez(handle, **{k: np.asarray(v, np.float64) for k, v in means.items()})
-        os.replace(handle.name, path)
     except OSError:
         return
 

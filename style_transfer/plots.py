@@ -9,13 +9,13 @@ Jupyter when returned from a cell. Files are written atomically, as images are.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from .atomic import replace_atomically
 from .errors import InputError
 from .images import ImageSource, load_image
 
@@ -148,21 +148,12 @@ def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 100) -> P
         raise InputError(
             f"cannot write figure {str(path)!r}: its folder does not exist; create it first"
         )
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, then renamed)
-        dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix, delete=False
-    )
     try:
-        with handle:
+        with replace_atomically(path) as handle:
             figure.savefig(handle, format=path.suffix.lstrip(".").lower(), dpi=dpi)
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
     except OSError as error:
-        Path(handle.name).unlink(missing_ok=True)
         raise InputError(
             f"cannot write figure {str(path)!r}: {error.strerror or error}; "
             "check the folder is writable and has free space"
         ) from None
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
     return path

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data, images
+from .atomic import replace_atomically
 from .errors import InputError, ResourceError
 from .manifest import manifest_path, write_json_atomic
 from .settings import PAPER_STYLE_LAYERS, Settings
@@ -488,6 +489,5 @@ def comparison_table(rows: Sequence[Mapping]) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    with replace_atomically(path, text=True) as handle:
+        handle.write(text)
