@@ -117,9 +117,15 @@ def _add_control_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def program_name(argv0: str | None = None) -> str:
+    """How the user started us: ``style-transfer`` (the installed script) or ``python -m``."""
+    name = os.path.basename(sys.argv[0] if argv0 is None else argv0)
+    return "style-transfer" if name.startswith("style-transfer") else "python -m style_transfer"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="style_transfer",
+        prog=program_name(),
         description="Gatys, Ecker & Bethge, 'A Neural Algorithm of Artistic Style', in TF2/Keras.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

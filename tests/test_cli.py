@@ -128,6 +128,13 @@ def test_usage_error_exits_2_in_one_line():
     assert process.stderr.count("\n") == 1 and process.stderr.startswith("error:")
 
 
+def test_help_names_the_command_the_user_typed():
+    assert "usage: python -m style_transfer" in run_cli("--help").stdout
+    assert "'python -m style_transfer transfer --help'" in run_cli("transfer", "a.jpg").stderr
+    assert cli.program_name("/venv/bin/style-transfer") == "style-transfer"
+    assert cli.program_name("/repo/style_transfer/__main__.py") == "python -m style_transfer"
+
+
 def test_interrupt_saves_best_image(tubingen, starry_night, tmp_path):
     import signal
     import time
