@@ -400,7 +400,10 @@ def _solve(
             snapshot = output_path.with_name(
                 f"{output_path.stem}.iter{iteration:05d}{output_path.suffix}"
             )
-            images.save_image(network.deprocess(x.reshape(height, width, 3)), snapshot)
+            optimised = network.deprocess(x.reshape(height, width, 3))
+            images.save_image(
+                colour.finish(optimised, content_rgb, resolved.preserve_colour), snapshot
+            )
 
     try:  # cached: minimize's own first evaluation reuses it
         evaluator.evaluate(network.preprocess(start_rgb))
