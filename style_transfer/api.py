@@ -50,16 +50,22 @@ class Result:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the image, its loss curves (``OUT.loss.png``) and manifest (``OUT.png.json``).
 
-        Each file is written atomically; the manifest, written last, names the other two.
+        Each file is written atomically; the manifest, written last, names the other two
+        and records the image's SHA-256, so a crash between the two writes leaves a pair
+        that visibly does not match (``reproduce`` then renders the panel again).
         """
         inputs = _input_paths(self.manifest)
         path = images.check_output_path(path, inputs)
         loss_plot = images.check_output_path(loss_plot_path(path), inputs)
-        output = {**self.manifest["output"], "path": str(path), "loss_plot": str(loss_plot)}
-        manifest = {**self.manifest, "output": output}
         plot_losses(self, loss_plot, title=f"{path.name}: loss per iteration")
         images.save_image(self.image, path)
-        write_json_atomic(manifest_path(path), manifest)
+        output = {
+            **self.manifest["output"],
+            "path": str(path),
+            "sha256": images.image_digest(path),
+            "loss_plot": str(loss_plot),
+        }
+        write_json_atomic(manifest_path(path), {**self.manifest, "output": output})
         return path
 
 

@@ -165,9 +165,11 @@ def _reusable(path: Path, settings: Settings, content: Path, style: Path) -> boo
         expected = json.loads(json.dumps(settings.resolve().as_dict()))
         recorded = _with_later_defaults(manifest["settings"])
         inputs = manifest["inputs"]
+        image_sha256 = manifest["output"].get("sha256")  # absent in manifests before it existed
         return (
             recorded == expected
             and manifest["optimizer"]["status"] == "completed"
+            and image_sha256 in (None, images.image_digest(path))
             and inputs["content"]["sha256"] == images.image_digest(content)
             and inputs["style"]["sha256"] == images.image_digest(style)
         )

@@ -124,6 +124,26 @@ def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
         assert not reproduce._reusable(copy, request, content, style)
 
 
+def test_an_image_that_does_not_match_its_manifest_is_rendered_again(
+    rendered, images_dir: Path, tmp_path: Path
+):
+    """A crash between writing an image and its manifest must not pass as a finished panel."""
+    out, _, _ = rendered
+    panel = figure_spec("init").panels[1]
+    source = out / "init" / panel.filename
+    manifest = json.loads(manifest_path(source).read_text())
+    assert manifest["output"]["sha256"] == reproduce.images.image_digest(source)
+    copy = tmp_path / source.name
+    manifest_path(copy).write_text(manifest_path(source).read_text())
+    request = panel_settings(panel, Settings(size=SIZE, iterations=ITERATIONS))
+    content = reproduce.data.image_path("tubingen", images_dir)
+    style = reproduce.data.image_path(panel.style, images_dir)
+    copy.write_bytes(source.read_bytes())
+    assert reproduce._reusable(copy, request, content, style)
+    copy.write_bytes((out / "init" / figure_spec("init").panels[2].filename).read_bytes())
+    assert not reproduce._reusable(copy, request, content, style)
+
+
 def test_reproduce_rerenders_when_a_setting_changes(rendered, images_dir: Path):
     out, _, _ = rendered
     lines: list[str] = []
