@@ -303,8 +303,10 @@ def _layout(spec, results, content, styles, path: Path, private: bool) -> Path:
 
     grid = spec.row_labels or spec.col_labels
     width = 3.2 * spec.cols + (1.2 if grid else 0)
-    # dpi: each panel about as many pixels wide as the rendered images (at least 100 dpi)
-    dpi = max(100, round(max(_width(image) for _, image, _ in cells) / 3.0))
+    # dpi: each panel about as many pixels wide as the rendered images (at least 100 dpi);
+    # the content photo (full resolution on disk) does not count, or the figure balloons.
+    rendered = cells[1:] if spec.content_panel else cells
+    dpi = max(100, round(max(_width(image) for _, image, _ in rendered or cells) / 3.0))
     figure = Figure(figsize=(width, 2.6 * spec.rows + 0.6), dpi=dpi)
     FigureCanvasAgg(figure)
     axes = figure.subplots(spec.rows, spec.cols, squeeze=False)

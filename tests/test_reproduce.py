@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import PIL.Image
 import pytest
 
 from style_transfer import cli, reproduce
@@ -70,6 +71,8 @@ def test_reproduce_all_writes_every_panel_and_figure(rendered):
     out, figures, lines = rendered
     names = sorted(p.name for p in figures)
     assert names == ["fig2.jpg", "fig2.private.jpg", "fig3.jpg", "init.jpg"]
+    # panel-sized figures (100 dpi at 64 px), not sized by the full-resolution content photo
+    assert PIL.Image.open(out / "fig2.jpg").size == (round(3.2 * 3 * 100), round(5.8 * 100))
     for name in ("fig2", "fig3", "init"):
         spec = figure_spec(name)
         for panel in spec.panels:
