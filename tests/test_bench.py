@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+from style_transfer import bench
 from style_transfer.bench import conv_flops, floor_flops, format_table, image_shape
 
 
@@ -57,3 +58,15 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
         rss = size["rss"][mode]
         assert rss["peak_rss_bytes"] >= rss["baseline_rss_bytes"] > 0, rss
     assert format_table(report).splitlines()[2] in process.stdout
+
+
+def test_coarse_to_fine_experiment_with_its_own_baseline_budget():
+    record = bench.coarse_to_fine_experiment(96, 4, 2, baseline_iterations=2)
+    assert (record["iterations"], record["baseline_iterations"]) == (4, 2)
+    single, multi = record["single_scale"], record["coarse_to_fine"]
+    assert len(single["per_scale"][0]["total_history"]) == 2 + 1  # the start, then 2 steps
+    assert multi["schedule"] == [{"size": 48, "iterations": 4}, {"size": 96, "iterations": 2}]
+    assert record["target_total"] == single["final_total"]
+    reached = multi["time_to_target_s"]
+    finest = multi["per_scale"][-1]["total_history"]
+    assert (reached is not None) == (min(finest) <= record["target_total"])
