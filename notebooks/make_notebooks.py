@@ -426,6 +426,8 @@ print(saved, regions.manifest["inputs"]["styles"][0]["blend_weight"])
 titles = ["sky mask", "sky: Starry Night, rest: Composition VII"]
 side_by_side([sky_mask, regions.image], titles)"""
         ),
+        new_markdown_cell("The loss curves of the two-region run, per term and per layer:"),
+        new_code_cell("plot_losses(regions)"),
     ]
 
 
