@@ -483,25 +483,38 @@ def _solve(
 def score(
     image: ImageSource,
     content: ImageSource,
-    style: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
     settings: Settings | None = None,
     **overrides: object,
 ) -> dict:
     """The objective's terms for any image at its own size (content and style resized to it).
 
+    ``style`` may be a list of styles, blended by ``style_blend_weights`` as in ``transfer``.
     Returns ``content_loss`` (unweighted), ``style_losses`` (layer -> unweighted E_l),
     ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``.
     """
     resolved = make_settings(settings, **overrides).resolve()
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise InputError("no style image given; pass at least one")
+    blend = _blend_weights(resolved, len(styles))
     rgb = images.load_image(image, name="scored image")
     height, width = rgb.shape[:2]
     _check_big_enough(rgb, resolved, "scored image")
     content_rgb = images.resize_to(images.load_image(content, name="content image"), height, width)
-    style_rgb = _size_style(images.load_image(style, name="style image"), height, width, resolved)
-    _check_big_enough(style_rgb, resolved, "style image")
+    style_rgbs = [
+        _size_style(images.load_image(s, name="style image"), height, width, resolved)
+        for s in styles
+    ]
+    for style_rgb in style_rgbs:
+        _check_big_enough(style_rgb, resolved, "style image")
     extractor, weights = load_network(resolved)
     objective = Objective(
-        extractor, resolved, network.preprocess(content_rgb), [network.preprocess(style_rgb)]
+        extractor,
+        resolved,
+        network.preprocess(content_rgb),
+        [network.preprocess(s) for s in style_rgbs],
+        blend,
     )
     terms = objective.terms(tf.constant(network.preprocess(rgb)[None])).numpy().astype(float)
     return {
@@ -514,6 +527,7 @@ def score(
         "content_weight": resolved.content_weight,
         "style_weight": resolved.style_weight,
         "tv_weight": resolved.tv_weight,
+        "style_blend_weights": blend,
         "content_loss": terms[1],
         "style_losses": dict(zip(resolved.style_layers, terms[4:])),
         "style_loss": terms[2],

@@ -164,7 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="evaluate the objective for any image")
     score.add_argument("image", help="the image to score, at its own size")
     score.add_argument("--content", required=True, help="content image (resized to IMAGE)")
-    score.add_argument("--style", required=True, help="style image (resized per the preset)")
+    score.add_argument(
+        "--style", required=True, nargs="+", help="style image(s) (resized per the preset)"
+    )
+    score.add_argument(
+        "--style-weights", dest="style_blend_weights", type=float, nargs="+", metavar="W",
+        help="one blend weight per --style, normalised to sum to 1 (default: equal)",
+    )  # fmt: skip
     score.add_argument("--json", action="store_true", help="print one JSON object")
     _add_objective_flags(score)
 
@@ -234,7 +240,8 @@ def _transfer(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from .api import score
 
-    report = score(args.image, args.content, args.style, _settings(args))
+    settings = _settings(args, style_blend_weights=args.style_blend_weights)
+    report = score(args.image, args.content, args.style, settings)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -146,3 +146,25 @@ def test_cli_two_styles_with_weights_and_a_style_scale(
     assert process.stderr.strip().splitlines() == [
         "error: got 3 style weight(s) for 2 style image(s); give one weight per style image"
     ]
+
+
+def test_score_of_a_blend_is_the_weighted_sum_of_single_style_scores(
+    tubingen, starry_night, images_dir, tmp_path
+):
+    composition = images_dir / "composition_vii.jpg"
+    image = tmp_path / "scored.png"
+    api.images.save_image(api.images.resize_long_side(api.images.load_image(tubingen), 64), image)
+    single = [api.score(image, tubingen, s) for s in (starry_night, composition)]
+    blend = api.score(image, tubingen, [starry_night, composition], style_blend_weights=(1, 3))
+    assert blend["style_blend_weights"] == pytest.approx([0.25, 0.75])
+    for layer, value in blend["style_losses"].items():
+        expected = 0.25 * single[0]["style_losses"][layer] + 0.75 * single[1]["style_losses"][layer]
+        assert value == pytest.approx(expected, rel=1e-4)
+    assert blend["content_loss"] == pytest.approx(single[0]["content_loss"], rel=1e-6)
+    process = subprocess.run(
+        [sys.executable, "-m", "style_transfer", "score", str(image), "--content", str(tubingen),
+         "--style", str(starry_night), str(composition), "--style-weights", "1", "3", "--json"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    assert json.loads(process.stdout)["total_loss"] == pytest.approx(blend["total_loss"], rel=1e-5)
