@@ -494,9 +494,7 @@ def score(
     ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``.
     """
     resolved = make_settings(settings, **overrides).resolve()
-    styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    if not styles:
-        raise InputError("no style image given; pass at least one")
+    styles = _as_styles(style)
     blend = _blend_weights(resolved, len(styles))
     rgb = images.load_image(image, name="scored image")
     height, width = rgb.shape[:2]
