@@ -4,16 +4,25 @@ One ``tf.function`` call computes every loss term and the gradient together. The
 Evaluator serves both ``scipy.optimize.minimize(evaluator, x, jac=True)`` and the
 classic Keras-example pattern ``fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads)``:
 ``loss(x)`` computes and caches, ``grads(x)`` for the same ``x`` reuses the cache.
+
+``Evaluator.compute`` is that one call, public so that tools can wrap it without reaching
+into private state: ``evaluator.compute = timed(evaluator.compute)`` (the benchmark times
+it, tests/fault_injection.py poisons it). A wrapper takes and returns what it does: a
+(1, H, W, 3) float32 image in, the (terms, gradient) tensors out. Points still in the small
+cache are answered without calling it.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from .objective import Objective
+
+Compute = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
 
 class NonFiniteLossError(ArithmeticError):
@@ -31,7 +40,7 @@ class Evaluator:
         self.best_loss = np.inf
         self._recent: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=4)
         spec = tf.TensorSpec((1, *self.shape), tf.float32)
-        self._compute = tf.function(self._terms_and_gradient, input_signature=[spec])
+        self.compute: Compute = tf.function(self._terms_and_gradient, input_signature=[spec])
 
     def _terms_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -53,7 +62,7 @@ class Evaluator:
         if cached is not None:
             return cached
         image = tf.constant(x.reshape(1, *self.shape), dtype=tf.float32)
-        terms, grad = self._compute(image)
+        terms, grad = self.compute(image)
         terms = terms.numpy().astype(np.float64)
         grad = grad.numpy().astype(np.float64).ravel()
         self.evaluations += 1

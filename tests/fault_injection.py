@@ -1,7 +1,9 @@
 """Test-only fault injection, kept out of the product: the Evaluator's k-th evaluation is NaN.
 
-In-process, tests install ``poisoned_init`` with monkeypatch. As a script it runs the real
-command line with the fault in place, so a test can watch a whole process diverge::
+It wraps the Evaluator's public ``compute`` hook. In-process, tests install ``poisoned_init``
+with monkeypatch, so that evaluators built inside ``transfer`` are poisoned too. As a script
+it runs the real command line with the fault in place, so a test can watch a whole process
+diverge::
 
     python tests/fault_injection.py K transfer CONTENT STYLE -o OUT ...
 """
@@ -18,13 +20,13 @@ def poisoned_init(evaluation: int, real_init: Callable, seen: list | None = None
 
     def init(self, *args, **kwargs) -> None:
         real_init(self, *args, **kwargs)
-        compute, calls = self._compute, itertools.count(1)
+        compute, calls = self.compute, itertools.count(1)
 
         def poisoned(image):
             terms, grad = compute(image)
             return (terms * float("nan") if next(calls) == evaluation else terms), grad
 
-        self._compute = poisoned
+        self.compute = poisoned
         if seen is not None:
             seen.append(self)
 

@@ -53,7 +53,8 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
     assert size["speedup_over_common"] == size["common_step_s"] / size["evaluator_s_float32"]
     lbfgs = size["lbfgs"]
     assert lbfgs["iterations"] == 2 and lbfgs["evaluations"] >= 2
-    assert 0 <= lbfgs["outside_tf_share"] <= 1 and 0 <= lbfgs["steady_outside_tf_share"] <= 1
+    # < 1: the timing wrapper on Evaluator.compute saw the evaluations (else inside TF = 0)
+    assert 0 <= lbfgs["outside_tf_share"] < 1 and 0 <= lbfgs["steady_outside_tf_share"] < 1
     for mode in ("ours", "common"):
         rss = size["rss"][mode]
         assert rss["peak_rss_bytes"] >= rss["baseline_rss_bytes"] > 0, rss

@@ -56,7 +56,7 @@ def test_network_runs_low_precision_but_returns_float32(pair):
 
 def test_losses_and_gradient_are_float32_then_float64_for_scipy(pair):
     (_, mixed), start = pair
-    terms, grad = mixed._compute(tf.constant(start[None], tf.float32))
+    terms, grad = mixed.compute(tf.constant(start[None], tf.float32))
     assert terms.dtype == tf.float32 and grad.dtype == tf.float32
     terms64, grad64 = mixed.evaluate(start)
     assert terms64.dtype == np.float64 and grad64.dtype == np.float64
