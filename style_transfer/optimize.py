@@ -52,8 +52,8 @@ def minimize(
 
     def record(x: np.ndarray) -> None:
         nonlocal done
-        done += 1
-        terms = evaluator.evaluate(x)[0]  # cached: the accepted point was just evaluated
+        terms = evaluator.evaluate(x)[0]  # cached for L-BFGS; Adam's new point is computed here
+        done += 1  # only once its loss is known: Ctrl-C or NaN above leaves it uncounted
         history.append(terms)
         if on_iteration is not None:
             on_iteration(done, x, terms)
