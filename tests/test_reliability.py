@@ -348,6 +348,9 @@ CASES: dict[str, Case] = {
     "zero size": Case(2, "size", flags=("--size", "0"), kwargs={"size": 0}),
     "negative size": Case(2, "size", flags=("--size", "-5"), kwargs={"size": -5}),
     "size beyond the maximum": Case(2, "size", flags=("--size", "999999"), kwargs={"size": 999999}),
+    "size too small for conv5_1": Case(
+        2, "too small for conv5_1", flags=("--size", "16"), kwargs={"size": 16}
+    ),
     "size not a number": Case(2, "invalid int value", flags=("--size", "big"), kwargs=None),
     "fractional size": Case(2, "size", flags=("--size", "2.5"), kwargs={"size": 2.5}),
     "zero scales": Case(2, "scales", flags=("--scales", "0"), kwargs={"scales": 0}),
