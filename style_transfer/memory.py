@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import InputError
-from .network import CONV_LAYERS, FILTERS
+from .network import deepest as deepest_of
+from .network import layers_up_to
 
 GIB = 2**30
 BASE_BYTES = int(0.85 * GIB)  # Python + TensorFlow + the weights + the traced function
@@ -33,12 +34,11 @@ SAFETY = 0.9  # refuse when the estimate exceeds this share of what is available
 def feature_bytes(height: int, width: int, deepest: str, itemsize: int = 4) -> int:
     """Bytes of every conv and pooling output of VGG19 up to ``deepest`` for one image."""
     total = 0
-    for name in CONV_LAYERS[: CONV_LAYERS.index(deepest) + 1]:
-        poolings = int(name[5]) - 1
-        positions = (height // 2**poolings) * (width // 2**poolings)
-        total += positions * FILTERS[name] * itemsize
-        if name.endswith("_conv1") and poolings:  # the pooling output feeding this block
-            total += positions * FILTERS[CONV_LAYERS[CONV_LAYERS.index(name) - 1]] * itemsize
+    for layer in layers_up_to(deepest):
+        positions = (height // 2**layer.poolings) * (width // 2**layer.poolings)
+        total += positions * layer.filters * itemsize
+        if layer.index == 1 and layer.poolings:  # the pooling output feeding this block
+            total += positions * layer.in_channels * itemsize
     return total
 
 
@@ -115,7 +115,7 @@ def check_memory(
     shape = shape_at_size(content_shape, settings.size)
     scale = getattr(settings, "style_scale", 1.0)
     style_shape = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
-    deepest = max(settings.layers, key=CONV_LAYERS.index)
+    deepest = deepest_of(settings.layers)
     history = settings.lbfgs_history if settings.optimizer == "lbfgs" else 0
     need = estimate_bytes(
         shape, deepest, lbfgs_history=history, style_shapes=[style_shape] * styles

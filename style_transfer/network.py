@@ -8,6 +8,7 @@ layer includes its ReLU, so ``block4_conv2`` is the paper's rectified conv4_2.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,42 +20,98 @@ if TYPE_CHECKING:  # keras (and TensorFlow) load only when a network is built
 
 # (block, number of convs, filters) of VGG19's convolutional part.
 VGG19_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
-CONV_LAYERS = tuple(
-    f"block{block}_conv{i}" for block, convs, _ in VGG19_BLOCKS for i in range(1, convs + 1)
-)
-FILTERS = {
-    f"block{block}_conv{i}": filters
-    for block, convs, filters in VGG19_BLOCKS
-    for i in range(1, convs + 1)
-}
-POOLINGS = ("avg", "max")
-PRECISIONS = ("float32", "mixed")
+POOLINGS = ("avg", "max")  # the 2x2 pooling between blocks: the paper's average, or max
+PRECISIONS = ("float32", "mixed")  # mixed: bfloat16 (CPU) / float16 (GPU) network, float32 losses
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One of VGG19's 16 conv layers (each includes its ReLU)."""
+
+    name: str  # the Keras name, block4_conv2
+    paper_name: str  # the paper's name, conv4_2
+    block: int  # 4
+    index: int  # 2: the second conv of its block
+    depth: int  # position among the 16 conv layers, 0 = block1_conv1
+    filters: int  # output channels
+    in_channels: int  # input channels (3 for the image)
+    poolings: int  # 2x poolings between the input and this layer (block - 1)
+
+
+def _table() -> dict[str, ConvLayer]:
+    table: dict[str, ConvLayer] = {}
+    in_channels = 3
+    for block, convs, filters in VGG19_BLOCKS:
+        for index in range(1, convs + 1):
+            name = f"block{block}_conv{index}"
+            table[name] = ConvLayer(
+                name, f"conv{block}_{index}", block, index, len(table), filters, in_channels,
+                block - 1,
+            )  # fmt: skip
+            in_channels = filters
+    return table
+
+
+LAYERS: dict[str, ConvLayer] = _table()  # Keras name -> layer, input to output
+CONV_LAYERS = tuple(LAYERS)
+FILTERS = {name: layer.filters for name, layer in LAYERS.items()}
+_BY_PAPER_NAME = {layer.paper_name: layer for layer in LAYERS.values()}
 
 WeightsDict = Mapping[str, tuple[np.ndarray, np.ndarray]]
 
 
-def keras_layer_name(name: str) -> str:
-    """Map a layer name, paper style (``conv4_2``) or Keras style, to the Keras name."""
-    candidate = name.strip().lower()
-    if candidate.startswith("conv") and "_" in candidate:
-        block, _, index = candidate[4:].partition("_")
-        candidate = f"block{block}_conv{index}"
-    if candidate not in CONV_LAYERS:
-        valid = ", ".join(f"conv{n[5]}_{n[-1]}" for n in CONV_LAYERS)
+def conv_layer(name: str) -> ConvLayer:
+    """The layer called ``name``, paper style (``conv4_2``) or Keras style (``block4_conv2``)."""
+    candidate = str(name).strip().lower()
+    found = LAYERS.get(candidate) or _BY_PAPER_NAME.get(candidate)
+    if found is None:
+        valid = ", ".join(_BY_PAPER_NAME)
         raise InputError(
             f"unknown layer {name!r}; use one of {valid} (or Keras names like block4_conv2)"
         )
-    return candidate
+    return found
 
 
-def paper_layer_name(keras_name: str) -> str:
-    """``block4_conv2`` -> ``conv4_2``."""
-    return f"conv{keras_name[5]}_{keras_name[-1]}"
+def keras_layer_name(name: str) -> str:
+    """Map a layer name, paper style (``conv4_2``) or Keras style, to the Keras name."""
+    return conv_layer(name).name
+
+
+def paper_layer_name(name: str) -> str:
+    """``block4_conv2`` (or ``conv4_2``) -> ``conv4_2``."""
+    return conv_layer(name).paper_name
 
 
 def poolings_before(layer: str) -> int:
     """How many 2x poolings lie between the input and ``layer``."""
-    return int(keras_layer_name(layer)[5]) - 1
+    return conv_layer(layer).poolings
+
+
+def deepest(layers: Iterable[str]) -> str:
+    """The Keras name of the deepest of ``layers`` (any naming); InputError if there are none."""
+    found = [conv_layer(layer) for layer in layers]
+    if not found:
+        raise InputError("no layers requested; name at least one content or style layer")
+    return max(found, key=lambda layer: layer.depth).name
+
+
+def layers_up_to(layer: str) -> tuple[ConvLayer, ...]:
+    """Every conv layer from the input up to and including ``layer``."""
+    return tuple(LAYERS.values())[: conv_layer(layer).depth + 1]
+
+
+def check_pooling(pooling: object) -> str:
+    """``pooling`` if it is one of ``POOLINGS``, else InputError (checked only here)."""
+    if pooling not in POOLINGS:
+        raise InputError(f"unknown pooling {pooling!r}; use avg (the paper's) or max")
+    return pooling
+
+
+def check_precision(precision: object) -> str:
+    """``precision`` if it is one of ``PRECISIONS``, else InputError (checked only here)."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
+    return precision
 
 
 def mixed_dtype_policy() -> str:
@@ -76,32 +133,28 @@ def build_feature_extractor(
     """
     import keras
 
-    if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}; use float32 or mixed")
-    dtype = mixed_dtype_policy() if precision == "mixed" else "float32"
-    if pooling not in POOLINGS:
-        raise InputError(f"unknown pooling {pooling!r}; use 'avg' (the paper's) or 'max'")
-    wanted = [keras_layer_name(layer) for layer in layers]
-    if not wanted:
-        raise InputError("no layers requested; name at least one content or style layer")
-    deepest = max(CONV_LAYERS.index(layer) for layer in wanted)
+    dtype = mixed_dtype_policy() if check_precision(precision) == "mixed" else "float32"
+    check_pooling(pooling)
+    wanted = {keras_layer_name(layer) for layer in layers}
+    last = deepest(wanted)
     pool_class = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
 
     inputs = keras.Input(shape=(None, None, 3), dtype="float32", name="bgr_image")
     x = inputs
     outputs = {}
-    for layer_index, name in enumerate(CONV_LAYERS[: deepest + 1]):
-        if layer_index > 0 and name.endswith("_conv1"):
-            x = pool_class(2, strides=2, name=f"block{int(name[5]) - 1}_pool", dtype=dtype)(x)
+    for layer in layers_up_to(last):
+        if layer.index == 1 and layer.poolings:
+            x = pool_class(2, strides=2, name=f"block{layer.block - 1}_pool", dtype=dtype)(x)
+        name = layer.name
         conv = keras.layers.Conv2D(
-            FILTERS[name], 3, padding="same", activation="relu", name=name, dtype=dtype
+            layer.filters, 3, padding="same", activation="relu", name=name, dtype=dtype
         )
         x = conv(x)
         conv.set_weights(list(weights[name]))
         if name in wanted:
             to_float32 = keras.layers.Activation("linear", dtype="float32", name=f"{name}_f32")
             outputs[name] = x if dtype == "float32" else to_float32(x)
-    model = keras.Model(inputs, outputs, name=f"vgg19_{pooling}pool_to_{CONV_LAYERS[deepest]}")
+    model = keras.Model(inputs, outputs, name=f"vgg19_{pooling}pool_to_{last}")
     model.trainable = False
     return model
 

