@@ -7,21 +7,29 @@ API, and turns every user error into one line on stderr and a non-zero exit code
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import tempfile
+import types
+import typing
 import warnings
+from collections import abc
 from collections.abc import Sequence
 
 from . import errors
 from .errors import StyleTransferError
-from .settings import COLOUR_MODES, HISTOGRAM_METHODS, OPTIMIZERS, PRESETS, Settings
+from .settings import Settings
 
-SETTING_FLAGS = (
-    "preset", "ratio", "content_weight", "style_weight", "tv_weight", "pooling",
-    "content_layer", "style_layers", "weights", "network", "calibration",
-)  # fmt: skip
+# --help sections of the settings' groups (``settings.option``); "run" settings go ungrouped.
+GROUP_TITLES = {
+    "objective": "objective (default: the chosen preset's values)",
+    "beyond": "beyond the paper: colour, several styles, style scale, regions "
+    "(the authors' follow-ups)",
+}
+SETTING_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if "help" in f.metadata}
+_HINTS = typing.get_type_hints(Settings)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,90 +39,69 @@ class _Parser(argparse.ArgumentParser):
         self.exit(errors.EXIT_BAD_INPUT, f"error: {message}; see '{self.prog} --help'\n")
 
 
-def _add_objective_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("objective (default: the chosen preset's values)")
-    group.add_argument(
-        "--preset", default="paper", help=f"one of {', '.join(PRESETS)} (default paper)"
-    )
-    group.add_argument("--ratio", type=float, help="alpha/beta, content weight over style weight")
-    group.add_argument("--content-weight", type=float, help="alpha (0 = texture synthesis)")
-    group.add_argument("--style-weight", type=float, help="beta (0 = content reconstruction)")
-    group.add_argument(
-        "--tv-weight", type=float, default=0.0, help="total variation weight (default 0: off)"
-    )
-    group.add_argument(
-        "--pooling", choices=("avg", "max"), help="avg (paper) or max (authors' code)"
-    )
-    group.add_argument("--content-layer", help="e.g. conv4_2 (default) or block4_conv2")
-    group.add_argument("--style-layers", help="comma-separated, e.g. conv1_1,conv2_1,conv3_1")
-    group.add_argument(
-        "--weights", help="local VGG19 notop .h5 file (or set STYLE_TRANSFER_WEIGHTS)"
-    )
-    _add_network_flags(group)
+def setting_names(command: str) -> list[str]:
+    """The ``Settings`` fields the ``transfer`` (all) or ``score`` command offers as flags."""
+    return [n for n, f in SETTING_FIELDS.items() if command == "transfer" or f.metadata["score"]]
+
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser, names: Sequence[str], titles: dict[str, str]
+) -> dict[str, argparse._ActionsContainer]:
+    """Add the flags of the ``Settings`` fields ``names``, each in its group's section.
+
+    A field whose group has no title in ``titles`` goes among the command's own options.
+    Returns the sections by group, so a command can add its own flags to one.
+    """
+    sections: dict[str, argparse._ActionsContainer] = {}
+    for name in names:
+        group = SETTING_FIELDS[name].metadata["group"]
+        if group in titles and group not in sections:
+            sections[group] = parser.add_argument_group(titles[group])
+        add_setting_flag(sections.get(group, parser), name)
+    return sections
+
+
+def add_setting_flag(
+    container: argparse._ActionsContainer, name: str, default: object = dataclasses.MISSING
+) -> None:
+    """The flag of ``Settings.<name>``: its default, type, choices and help (``default``
+    overrides the field's default, e.g. for a command with another default network)."""
+    meta = SETTING_FIELDS[name].metadata
+    if default is dataclasses.MISSING:
+        default = SETTING_FIELDS[name].default
+    flags = meta["flags"] or (f"--{name.replace('_', '-')}",)
+    kwargs: dict[str, object] = {"dest": name, "default": default}
+    kind, many = _flag_type(_HINTS[name])
+    if kind is bool:
+        kwargs["action"] = "store_false" if default else "store_true"
+    else:
+        kwargs.update(type=kind, choices=meta["choices"], metavar=meta["metavar"])
+        if many:
+            kwargs["nargs"] = "+"
+    shown = meta["shown_default"]
+    if shown is None and default is not None and kind is not bool:
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+    kwargs["help"] = meta["help"] if shown is None else f"{meta['help']} (default {shown})"
+    container.add_argument(*flags, **kwargs)
+
+
+def _flag_type(hint: object) -> tuple[type | None, bool]:
+    """(the type argparse converts a value to, whether the flag takes several) of a field's
+    annotation: ``int``, ``float``, ``bool`` and sequences of them; anything else stays a
+    string for ``Settings.resolve`` to parse (layer lists, paths, names)."""
+    options = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType) or len(options) != 1:
+        options = [hint]
+    (kind,) = options
+    if typing.get_origin(kind) is abc.Sequence:
+        (item,) = typing.get_args(kind)
+        return (item if item in (int, float) else None), True
+    return (kind if kind in (int, float, bool) else None), False
 
 
 def _add_network_flags(group: argparse._ActionsContainer, default: str = "original") -> None:
-    group.add_argument(
-        "--network",
-        choices=("original", "normalised"),
-        default=default,
-        help=f"VGG19 as released, or normalised to mean activation 1 per filter (the paper's); "
-        f"default {default}",
-    )
-    group.add_argument(
-        "--calibration", help="folder of images to normalise on (default: the paper's images)"
-    )
-
-
-def _add_control_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "beyond the paper: colour, several styles, style scale, regions (the authors' follow-ups)"
-    )
-    group.add_argument(
-        "--preserve-colour",
-        "--preserve-color",
-        choices=COLOUR_MODES,
-        help="keep the content's colours: luminance (transfer on Y, content's chroma) or "
-        "histogram (style recoloured to the content's colour mean and covariance)",
-    )
-    group.add_argument(
-        "--histogram-method",
-        choices=HISTOGRAM_METHODS,
-        default="pca",
-        help="the colour map for --preserve-colour histogram (default pca, the authors')",
-    )
-    group.add_argument(
-        "--no-match-luminance",
-        dest="match_luminance",
-        action="store_false",
-        help="luminance mode: do not match the style's Y mean/std to the content's",
-    )
-    group.add_argument(
-        "--style-weights",
-        dest="style_blend_weights",
-        type=float,
-        nargs="+",
-        metavar="W",
-        help="one blend weight per STYLE, normalised to sum to 1 (default: equal)",
-    )
-    group.add_argument(
-        "--style-scale",
-        type=float,
-        default=1.0,
-        help="resize the style images by this factor relative to the preset's size (1)",
-    )
-    group.add_argument(
-        "--masks",
-        nargs="+",
-        metavar="MASK",
-        help="one mask image per STYLE, white = region: region i is painted in style i",
-    )
-    group.add_argument(
-        "--style-masks",
-        nargs="+",
-        metavar="MASK",
-        help="one mask per STYLE selecting the part of it to copy ('all' = whole image)",
-    )
+    add_setting_flag(group, "network", default)
+    add_setting_flag(group, "calibration")
 
 
 def program_name(argv0: str | None = None) -> str:
@@ -134,32 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("content", help="content image (the photo)")
     run.add_argument("style", nargs="+", help="style image(s) (the painting); several are blended")
     run.add_argument("-o", "--output", required=True, help="output image, e.g. out.png")
-    run.add_argument("--size", type=int, default=512, help="longer side of the output in px (512)")
-    run.add_argument("--iterations", type=int, default=500, help="optimiser iterations (500)")
-    run.add_argument("--init", help="noise | content | style | PATH (default: the preset's)")
-    run.add_argument("--seed", type=int, default=0, help="seed for the noise start (0)")
-    run.add_argument(
-        "--optimizer", choices=OPTIMIZERS, default="lbfgs", help="lbfgs (default) or adam"
-    )
-    run.add_argument("--learning-rate", type=float, default=10.0, help="Adam step size (10)")
-    run.add_argument("--lbfgs-history", type=int, default=20, help="L-BFGS memory (20)")
-    run.add_argument("--save-every", type=int, default=0, help="also save every K iterations")
-    run.add_argument(
-        "--scales",
-        type=int,
-        default=1,
-        help="coarse-to-fine: solve at SIZE/2^(S-1) first, double up to SIZE, halving the "
-        "iterations at each finer scale (default 1: single scale)",
-    )
-    run.add_argument(
-        "--precision",
-        choices=("float32", "mixed"),
-        default="float32",
-        help="mixed: network in bfloat16 (CPU) / float16 (GPU), Grams and losses float32",
-    )
+    sections = add_setting_flags(run, setting_names("transfer"), GROUP_TITLES)
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_objective_flags(run)
-    _add_control_flags(run)
+    regions = sections["beyond"]
+    regions.add_argument(
+        "--masks",
+        nargs="+",
+        metavar="MASK",
+        help="one mask image per STYLE, white = region: region i is painted in style i",
+    )
+    regions.add_argument(
+        "--style-masks",
+        nargs="+",
+        metavar="MASK",
+        help="one mask per STYLE selecting the part of it to copy ('all' = whole image)",
+    )
 
     score = commands.add_parser("score", help="evaluate the objective for any image")
     score.add_argument("image", help="the image to score, at its own size")
@@ -167,12 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--style", required=True, nargs="+", help="style image(s) (resized per the preset)"
     )
-    score.add_argument(
-        "--style-weights", dest="style_blend_weights", type=float, nargs="+", metavar="W",
-        help="one blend weight per --style, normalised to sum to 1 (default: equal)",
-    )  # fmt: skip
     score.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_objective_flags(score)
+    objective = {"objective": GROUP_TITLES["objective"]}
+    add_setting_flags(score, setting_names("score"), objective)
 
     _add_reproduction_commands(commands)
 
@@ -187,32 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, **extra: object) -> Settings:
-    values = {name: getattr(args, name) for name in SETTING_FLAGS}
-    return Settings(**values, **extra)
+def _settings(args: argparse.Namespace, command: str) -> Settings:
+    return Settings(**{name: getattr(args, name) for name in setting_names(command)})
 
 
 def _transfer(args: argparse.Namespace) -> int:
     from .api import transfer
 
-    settings = _settings(
-        args,
-        size=args.size,
-        iterations=args.iterations,
-        init=args.init,
-        seed=args.seed,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        lbfgs_history=args.lbfgs_history,
-        save_every=args.save_every,
-        preserve_colour=args.preserve_colour,
-        histogram_method=args.histogram_method,
-        match_luminance=args.match_luminance,
-        style_blend_weights=args.style_blend_weights,
-        style_scale=args.style_scale,
-        scales=args.scales,
-        precision=args.precision,
-    )
+    settings = _settings(args, "transfer")
     result = transfer(
         args.content,
         args.style,
@@ -240,7 +195,7 @@ def _transfer(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from .api import score
 
-    settings = _settings(args, style_blend_weights=args.style_blend_weights)
+    settings = _settings(args, "score")
     report = score(args.image, args.content, args.style, settings)
     if args.json:
         print(json.dumps(report, indent=2))

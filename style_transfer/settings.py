@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import InputError
-from .network import FILTERS, POOLINGS, keras_layer_name
+from .network import FILTERS, POOLINGS, PRECISIONS, check_pooling, check_precision, keras_layer_name
 
 PAPER_STYLE_LAYERS = (
     "block1_conv1",
@@ -28,7 +28,6 @@ COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's c
 HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' default
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
-PRECISIONS = ("float32", "mixed")  # mixed: bfloat16 (CPU) / float16 (GPU) network, float32 losses
 MIN_SCALE_SIZE = 32  # the coarsest coarse-to-fine scale, longest side in pixels
 
 
@@ -101,38 +100,121 @@ def _check_weight(name: str, value: float | None, *, allow_zero: bool = True) ->
         raise InputError(f"{name} must be {need}, got {value!r}")
 
 
+def option(
+    default: object,
+    help: str,
+    *,
+    group: str = "run",
+    score: bool = False,
+    choices: Sequence[str] | None = None,
+    flags: Sequence[str] = (),
+    metavar: str | None = None,
+    shown_default: str | None = None,
+) -> object:
+    """A ``Settings`` field and how the command line offers it (see ``cli.add_setting_flags``).
+
+    ``group``: where ``--help`` lists it (``run``, ``objective`` or ``beyond``); ``score``:
+    the ``score`` command takes it too; ``flags``: the flag names when not ``--field-name``;
+    ``shown_default``: how ``--help`` states the default (default: the value itself).
+    """
+    metadata = {
+        "help": help, "group": group, "score": score, "choices": choices, "flags": tuple(flags),
+        "metavar": metavar, "shown_default": shown_default,
+    }  # fmt: skip
+    return field(default=default, metadata=metadata)
+
+
+OBJECTIVE = {"group": "objective", "score": True}  # the loss: shared by transfer and score
+BEYOND = {"group": "beyond"}  # the authors' follow-ups: colour, several styles, style scale
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything that determines a run. ``None`` means "the preset's value"."""
+    """Everything that determines a run. ``None`` means "the preset's value".
 
-    preset: str = "paper"
-    size: int = 512
-    iterations: int = 500
-    ratio: float | None = None
-    content_weight: float | None = None
-    style_weight: float | None = None
-    tv_weight: float = 0.0
-    pooling: str | None = None
-    init: str | None = None
-    seed: int = 0
-    optimizer: str = "lbfgs"
-    content_layer: str | None = None
-    style_layers: Sequence[str] | Mapping[str, float] | None = None
-    learning_rate: float = 10.0
-    lbfgs_history: int = 20
-    save_every: int = 0
-    weights: str | None = None
-    network: str = "original"
-    calibration: str | None = None  # images for the normalised network; None = the paper's
+    Each field's default, type and help are the command line's too (``cli.py`` builds
+    the ``transfer`` and ``score`` flags from them).
+    """
+
+    preset: str = option("paper", f"one of {', '.join(PRESETS)}", **OBJECTIVE)
+    size: int = option(512, "longer side of the output in px")
+    iterations: int = option(500, "optimiser iterations")
+    ratio: float | None = option(None, "alpha/beta, content weight over style weight", **OBJECTIVE)
+    content_weight: float | None = option(None, "alpha (0 = texture synthesis)", **OBJECTIVE)
+    style_weight: float | None = option(None, "beta (0 = content reconstruction)", **OBJECTIVE)
+    tv_weight: float = option(0.0, "total variation weight", shown_default="0: off", **OBJECTIVE)
+    pooling: str | None = option(
+        None, "avg (paper) or max (authors' code)", choices=POOLINGS, **OBJECTIVE
+    )
+    init: str | None = option(None, "noise | content | style | PATH (default: the preset's)")
+    seed: int = option(0, "seed for the noise start")
+    optimizer: str = option("lbfgs", "L-BFGS (the paper's) or Adam", choices=OPTIMIZERS)
+    content_layer: str | None = option(
+        None, "e.g. conv4_2 (the paper's) or block4_conv2", **OBJECTIVE
+    )
+    style_layers: Sequence[str] | Mapping[str, float] | None = option(
+        None, "comma-separated, e.g. conv1_1,conv2_1,conv3_1", **OBJECTIVE
+    )
+    learning_rate: float = option(10.0, "Adam step size")
+    lbfgs_history: int = option(20, "L-BFGS memory: correction pairs kept")
+    save_every: int = option(0, "also save every K iterations", shown_default="0: off")
+    weights: str | None = option(
+        None, "local VGG19 notop .h5 file (or set STYLE_TRANSFER_WEIGHTS)", **OBJECTIVE
+    )
+    network: str = option(
+        "original",
+        "VGG19 as released, or normalised to mean activation 1 per filter as in the paper",
+        choices=NETWORKS,
+        **OBJECTIVE,
+    )
+    calibration: str | None = option(  # used only by the normalised network
+        None, "folder of images to normalise on (default: the paper's images)", **OBJECTIVE
+    )
     # Beyond the paper (colour.py, masks.py): colour preservation, several styles, style scale.
-    preserve_colour: str | None = None
-    histogram_method: str = "pca"
-    match_luminance: bool = True
-    style_blend_weights: Sequence[float] | None = None
-    style_scale: float = 1.0
+    preserve_colour: str | None = option(
+        None,
+        "keep the content's colours: luminance (transfer on Y, content's chroma) or "
+        "histogram (style recoloured to the content's colour mean and covariance)",
+        choices=COLOUR_MODES,
+        flags=("--preserve-colour", "--preserve-color"),
+        **BEYOND,
+    )
+    histogram_method: str = option(
+        "pca",
+        "the colour map for --preserve-colour histogram",
+        choices=HISTOGRAM_METHODS,
+        shown_default="pca, the authors'",
+        **BEYOND,
+    )
+    match_luminance: bool = option(
+        True,
+        "luminance mode: do not match the style's Y mean/std to the content's",
+        flags=("--no-match-luminance",),
+        **BEYOND,
+    )
+    style_blend_weights: Sequence[float] | None = option(
+        None,
+        "one blend weight per style image, normalised to sum to 1 (default: equal)",
+        flags=("--style-weights",),
+        metavar="W",
+        group="beyond",
+        score=True,
+    )
+    style_scale: float = option(
+        1.0, "resize the style images by this factor relative to the preset's size", **BEYOND
+    )
     # Performance (multiscale.py, precision in network.py): coarse-to-fine and mixed precision.
-    scales: int = 1
-    precision: str = "float32"
+    scales: int = option(
+        1,
+        "coarse-to-fine: solve at SIZE/2^(S-1) first, double up to SIZE, halving the "
+        "iterations at each finer scale",
+        shown_default="1: single scale",
+    )
+    precision: str = option(
+        "float32",
+        "mixed: network in bfloat16 (CPU) / float16 (GPU), Grams and losses float32",
+        choices=PRECISIONS,
+    )
 
     def resolve(self) -> ResolvedSettings:
         """Validate and fill in every preset default; raise InputError on the first problem."""
@@ -180,9 +262,7 @@ class Settings:
         if content_weight == 0 and style_weight == 0:
             raise InputError("content and style weights are both 0; nothing to optimise")
 
-        pooling = self.pooling or preset.pooling
-        if pooling not in POOLINGS:
-            raise InputError(f"unknown pooling {pooling!r}; use avg (the paper's) or max")
+        pooling = check_pooling(self.pooling or preset.pooling)
         if self.network not in NETWORKS:
             raise InputError(
                 f"unknown network {self.network!r}; use original (Keras weights) or normalised"
@@ -230,9 +310,7 @@ class Settings:
                 f"{self.scales} scales halve size {self.size} below {MIN_SCALE_SIZE} px; "
                 "use fewer --scales or a larger --size"
             )
-        if self.precision not in PRECISIONS:
-            raise InputError(f"unknown precision {self.precision!r}; use {' or '.join(PRECISIONS)}")
-        return {"scales": self.scales, "precision": self.precision}
+        return {"scales": self.scales, "precision": check_precision(self.precision)}
 
     def _followups(self) -> dict[str, object]:
         """The checked colour, blend and style-scale settings (blend weights sum to 1)."""

@@ -1,5 +1,6 @@
 """The command line: score JSON, the weights command, usage and help (bad input: reliability)."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import PIL.Image
 import pytest
 
-from style_transfer import cli, score
+from style_transfer import Settings, cli, score
 from style_transfer.weights import WEIGHTS_MD5
 
 
@@ -68,6 +69,69 @@ def test_weights_command_prints_path_and_md5():
     process = run_cli("weights", "--no-download")
     assert process.returncode == 0, process.stderr
     assert WEIGHTS_MD5 in process.stdout
+
+
+POSITIONAL = {
+    "transfer": ["c.png", "s.png", "-o", "o.png"],
+    "score": ["i.png", "--content", "c.png", "--style", "s.png"],
+}
+
+
+def test_every_setting_is_a_transfer_flag():
+    fields = [f.name for f in dataclasses.fields(Settings)]
+    assert cli.setting_names("transfer") == fields
+    assert set(cli.setting_names("score")) < set(fields)
+
+
+@pytest.mark.parametrize("command", sorted(POSITIONAL))
+def test_omitted_setting_flags_parse_to_the_settings_defaults(command):
+    args = cli.build_parser().parse_args([command, *POSITIONAL[command]])
+    names = cli.setting_names(command)
+    for field in dataclasses.fields(Settings):
+        if field.name in names:
+            assert getattr(args, field.name) == field.default, field.name
+        else:
+            assert not hasattr(args, field.name), field.name
+    assert cli._settings(args, command) == Settings()
+
+
+def test_setting_flags_parse_to_the_field_types():
+    flags = [
+        "--size", "64", "--tv-weight", "1e-3", "--ratio", "2", "--pooling", "max",
+        "--style-layers", "conv1_1,conv2_1", "--style-weights", "1", "3", "--no-match-luminance",
+        "--preserve-color", "histogram", "--network", "normalised", "--precision", "mixed",
+    ]  # fmt: skip
+    args = cli.build_parser().parse_args(["transfer", *POSITIONAL["transfer"], *flags])
+    settings = cli._settings(args, "transfer")
+    assert settings == Settings(
+        size=64, tv_weight=1e-3, ratio=2.0, pooling="max", style_layers="conv1_1,conv2_1",
+        style_blend_weights=[1.0, 3.0], match_luminance=False, preserve_colour="histogram",
+        network="normalised", precision="mixed",
+    )  # fmt: skip
+    assert type(settings.size) is int and type(settings.ratio) is float
+
+
+def test_help_states_the_defaults_and_the_alias(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["transfer", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in (
+        "--size SIZE longer side of the output in px (default 512)",
+        "Adam step size (default 10)",
+        "--tv-weight TV_WEIGHT total variation weight (default 0: off)",
+        "--preserve-colour {luminance,histogram}, --preserve-color",
+        "--pooling {avg,max}",
+        "--preset PRESET one of paper, gatys-code (default paper)",
+        "objective (default: the chosen preset's values):",
+    ):
+        assert expected in text
+
+
+def test_reproduce_keeps_its_own_default_network():
+    from style_transfer.reproduce import DEFAULT_NETWORK
+
+    args = cli.build_parser().parse_args(["compare"])
+    assert args.network == DEFAULT_NETWORK
 
 
 def test_usage_error_exits_2_in_one_line():
