@@ -1,4 +1,4 @@
-"""Shared fixtures. Weights and images come from ../shared when it is there (no internet)."""
+"""Shared fixtures: weights and images found as the project finds them (../shared first here)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,48 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(scope="session")
+def weights_file() -> Path:
+    """The VGG19 weights wherever the project's resolver finds them, as a user's run would.
+
+    $STYLE_TRANSFER_WEIGHTS (here: ../shared/weights), else the Keras cache, else a download.
+    Fails with the resolver's one-line reason rather than skipping: a skip would hide tests.
+    """
+    from style_transfer.errors import StyleTransferError
+    from style_transfer.weights import resolve_weights
+
+    try:
+        return resolve_weights()
+    except StyleTransferError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
 def images_dir() -> Path:
-    """The paper's images: $STYLE_TRANSFER_IMAGES (CI and tests here: ../shared/images)."""
-    folder = os.environ.get("STYLE_TRANSFER_IMAGES")
-    if not folder or not Path(folder, "tubingen.jpg").is_file():
-        pytest.fail("set STYLE_TRANSFER_IMAGES to a folder with tubingen.jpg and starry_night.jpg")
-    return Path(folder)
+    """A folder holding the paper's public images, found as the project finds them.
+
+    $STYLE_TRANSFER_IMAGES (here: ../shared/images), else the Keras cache, where each missing
+    image is downloaded once from its public URL (SHA-256 checked).
+    """
+    from style_transfer import data
+    from style_transfer.errors import StyleTransferError
+
+    try:
+        paths = [data.image_path(name) for name, image in data.IMAGES.items() if image.url]
+    except StyleTransferError as error:
+        pytest.fail(str(error))
+    return paths[0].parent
+
+
+@pytest.fixture(scope="session")
+def picasso(images_dir: Path) -> Path:
+    """Picasso's Femme nue assise: not public domain, so never downloaded; skip without it."""
+    from style_transfer import data
+    from style_transfer.errors import StyleTransferError
+
+    try:
+        return data.image_path("seated_nude", images_dir)
+    except StyleTransferError:
+        pytest.skip(f"needs Picasso's seated-nude.jpg (not public domain) in {images_dir}")
 
 
 @pytest.fixture(scope="session")

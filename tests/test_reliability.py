@@ -34,7 +34,7 @@ import style_transfer
 from style_transfer import cli, errors, manifest, network
 from style_transfer.errors import InputError, StyleTransferError
 from style_transfer.evaluator import Evaluator
-from style_transfer.weights import CONV_LAYERS, WEIGHTS_MD5
+from style_transfer.weights import CONV_LAYERS, WEIGHTS_MD5, resolve_weights
 
 TINY = ("--size", "32", "--iterations", "2", "--quiet")
 TINY_KWARGS = {"size": 32, "iterations": 2, "progress": False}
@@ -185,7 +185,7 @@ def other_network(folder: Path) -> None:
 
 
 def truncated_weights(folder: Path) -> None:
-    with open(os.environ["STYLE_TRANSFER_WEIGHTS"], "rb") as handle:
+    with open(resolve_weights(), "rb") as handle:  # the file conftest's weights_file finds
         (folder / "cut.h5").write_bytes(handle.read(1 << 20))
 
 
@@ -686,10 +686,10 @@ def test_odd_image_runs_end_to_end(kind, work, capsys):
 
 
 @pytest.fixture(scope="module")
-def altered_weights(tmp_path_factory) -> Path:
+def altered_weights(weights_file: Path, tmp_path_factory) -> Path:
     """The official file with one bias changed by 1e-3: valid layout, different md5."""
     copy = tmp_path_factory.mktemp("weights") / "altered.h5"
-    copy.write_bytes(Path(os.environ["STYLE_TRANSFER_WEIGHTS"]).read_bytes())
+    copy.write_bytes(weights_file.read_bytes())
     copy.chmod(0o644)
     with h5py.File(copy, "r+") as file:
         bias = file["block1_conv1/block1_conv1_b_1:0"]

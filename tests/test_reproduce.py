@@ -57,7 +57,7 @@ def test_init_figure_starts_and_ratio_scale():
 
 
 @pytest.fixture(scope="module")
-def rendered(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def rendered(images_dir: Path, picasso: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("results")
     lines: list[str] = []
     figures = reproduce.reproduce(

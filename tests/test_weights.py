@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tarfile
 from pathlib import Path
 
@@ -15,17 +14,12 @@ import pytest
 from style_transfer import weights as w
 from style_transfer.errors import InputError, ResourceError
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def official() -> Path:
-    """The official weights: $STYLE_TRANSFER_WEIGHTS or ../shared/weights (skip if absent)."""
-    shared = REPO.parent / "shared" / "weights" / w.WEIGHTS_FILENAME
-    for candidate in (os.environ.get(w.ENV_VAR), shared):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate).resolve()
-    pytest.skip(f"the official {w.WEIGHTS_FILENAME} is not available here")
+def official(weights_file: Path) -> Path:
+    """The official weights wherever the resolver finds them (conftest), never a skip."""
+    assert w.file_md5(weights_file) == w.WEIGHTS_MD5, f"{weights_file} is not the official file"
+    return weights_file
 
 
 @pytest.fixture
