@@ -1,38 +1,34 @@
 """The public API: stylise an image (``transfer``) or score any image (``score``).
 
-The command line and the notebooks are thin layers over these two functions.
+The command line and the notebooks are thin layers over these two functions. A run is
+``inputs.load`` -> ``inputs.prepare`` -> ``solve.run`` (or ``multiscale.coarse_to_fine``)
+-> ``manifest.build``; this module wires them together and writes the files.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import functools
 import os
-import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
-import PIL.Image
 import tensorflow as tf
 
-from . import colour, images, network
+from . import images, inputs, manifest, network, solve
 from .errors import InputError
-from .evaluator import Evaluator, NonFiniteLossError
-from .manifest import command_line, library_versions, manifest_path, write_json_atomic
-from .masks import load_masks
-from .memory import check_memory
+from .images import ImageSource
+from .inputs import MaskSources, StyleMaskSources
 from .objective import Objective
-from .optimize import COMPLETED, minimize
 from .plots import loss_plot_path, plot_losses
-from .settings import INITS, PAPER_STYLE_LAYERS, PRESETS, ResolvedSettings, Settings
-from .weights import WEIGHTS_MD5, load_vgg19_weights, resolve_weights, weights_info
+from .settings import PAPER_STYLE_LAYERS, ResolvedSettings, Settings
+from .solve import RunRecord, load_network
+from .weights import resolve_weights, weights_info
 
-ImageSource = str | os.PathLike | PIL.Image.Image | np.ndarray
+__all__ = [
+    "ImageSource", "Result", "features", "load_network", "make_settings", "score", "transfer",
+]  # fmt: skip
 
 
 @dataclass
@@ -45,7 +41,17 @@ class Result:
     status: str  # completed | interrupted | diverged
     stop_reason: str
     optimised: np.ndarray | None = dataclasses.field(default=None, repr=False)  # RGB float,
-    # before colour.finish: what coarse-to-fine (multiscale.py) starts the next scale from
+    # before colour.finish: what a finer scale would start from
+    record: RunRecord | None = dataclasses.field(default=None, repr=False)  # the run's record
+
+    @classmethod
+    def from_record(cls, record: RunRecord, settings: ResolvedSettings, output: Path | None):
+        """The Result of a run, with its manifest built from the record."""
+        built = manifest.build(record, settings, output=output)
+        return cls(
+            record.image, record.history, built, record.status, record.stop_reason,
+            record.optimised, record,
+        )  # fmt: skip
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the image, its loss curves (``OUT.loss.png``) and manifest (``OUT.png.json``).
@@ -54,9 +60,9 @@ class Result:
         and records the image's SHA-256, so a crash between the two writes leaves a pair
         that visibly does not match (``reproduce`` then renders the panel again).
         """
-        inputs = _input_paths(self.manifest)
-        path = images.check_output_path(path, inputs)
-        loss_plot = images.check_output_path(loss_plot_path(path), inputs)
+        given = manifest.input_paths(self.manifest)
+        path = images.check_output_path(path, given)
+        loss_plot = images.check_output_path(loss_plot_path(path), given)
         plot_losses(self, loss_plot, title=f"{path.name}: loss per iteration")
         images.save_image(self.image, path)
         output = {
@@ -65,20 +71,9 @@ class Result:
             "sha256": images.image_digest(path),
             "loss_plot": str(loss_plot),
         }
-        write_json_atomic(manifest_path(path), {**self.manifest, "output": output})
+        record = {**self.manifest, "output": output}
+        manifest.write_json_atomic(manifest.manifest_path(path), record)
         return path
-
-
-def _input_paths(record: object) -> list[str]:
-    """Every ``path`` under a manifest's ``inputs`` and ``start`` (the files not to overwrite)."""
-    if isinstance(record, dict):
-        if "inputs" in record or "start" in record:
-            return _input_paths([record.get("inputs"), record.get("start")])
-        found = [record["path"]] if isinstance(record.get("path"), str) else []
-        return found + [p for key, v in record.items() if key != "path" for p in _input_paths(v)]
-    if isinstance(record, list):
-        return [p for item in record for p in _input_paths(item)]
-    return []
 
 
 def make_settings(settings: Settings | None = None, **overrides: object) -> Settings:
@@ -91,61 +86,6 @@ def make_settings(settings: Settings | None = None, **overrides: object) -> Sett
             f"unknown setting {unknown[0]!r}; valid settings: {', '.join(sorted(known))}"
         )
     return dataclasses.replace(base, **overrides)
-
-
-@functools.lru_cache(maxsize=4)
-def _weights(path: str, md5: str) -> dict:
-    return load_vgg19_weights(path)
-
-
-@functools.lru_cache(maxsize=4)
-def _normalised(path: str, md5: str, pooling: str, calibration: str | None) -> tuple[dict, dict]:
-    from .normalise import normalised_weights  # the paper's mean-1 VGG19, cached on disk
-
-    return normalised_weights(path, pooling, calibration)
-
-
-@functools.lru_cache(maxsize=8)
-def _extractor(
-    path: str,
-    md5: str,
-    layers: tuple[str, ...],
-    pooling: str,
-    kind: str = "original",
-    calibration: str | None = None,
-    precision: str = "float32",
-) -> keras.Model:
-    if kind == "normalised":
-        weights = _normalised(path, md5, pooling, calibration)[0]
-    else:
-        weights = _weights(path, md5)
-    return network.build_feature_extractor(layers, weights, pooling, precision)
-
-
-def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
-    """The feature extractor for these settings (cached) and the weights' provenance.
-
-    With ``settings.network == "normalised"`` the weights are rescaled so every filter's
-    mean activation over the calibration images is 1 (``normalise.py``); the provenance
-    then also names the calibration set.
-    """
-    path = resolve_weights(settings.weights)
-    info = weights_info(path)
-    if not info["official"]:
-        warnings.warn(
-            f"the weights file {str(path)!r} has md5 {info['md5']}, not the official "
-            f"{WEIGHTS_MD5}; using it (its layout is VGG19's), recorded as official: false",
-            stacklevel=2,
-        )
-    kind, calibration = settings.network, settings.calibration
-    layers = tuple(settings.layers)
-    extractor = _extractor(
-        str(path), info["md5"], layers, settings.pooling, kind, calibration, settings.precision
-    )
-    if kind == "normalised":
-        made = _normalised(str(path), info["md5"], settings.pooling, calibration)[1]
-        info = {**info, "normalisation": made}
-    return extractor, info
 
 
 def features(
@@ -171,127 +111,9 @@ def features(
         rgb = images.resize_long_side(rgb, size)
     path = resolve_weights(weights)
     md5 = weights_info(path)["md5"]
-    extractor = _extractor(str(path), md5, tuple(dict.fromkeys(keras_names)), pooling)
+    extractor = solve.feature_extractor(str(path), md5, tuple(dict.fromkeys(keras_names)), pooling)
     maps = extractor(tf.constant(network.preprocess(rgb)[None]), training=False)
     return {layer: maps[name][0].numpy() for layer, name in zip(layers, keras_names)}
-
-
-def _describe(source: ImageSource, array: np.ndarray) -> dict:
-    height, width = array.shape[:2]
-    description: dict[str, object] = {"original_size": [width, height]}
-    if isinstance(source, (str, os.PathLike)):
-        description["path"] = str(Path(source).resolve())
-        description["sha256"] = images.image_digest(source)
-    else:
-        description["path"] = None
-        description["type"] = type(source).__name__
-    return description
-
-
-def _describe_styles(
-    styles: list[ImageSource],
-    arrays: list[np.ndarray],
-    blend: list[float],
-    masks: Sequence[ImageSource] | None,
-    style_masks: Sequence[ImageSource | None] | None,
-) -> dict:
-    """``{"styles": [...]}`` with each style's blend weight and masks; empty for one plain style."""
-    if len(styles) == 1 and masks is None:
-        return {}
-
-    def mask_record(source: ImageSource | None) -> dict | None:
-        if source is None or (isinstance(source, str) and source == "all"):
-            return None
-        if isinstance(source, (str, os.PathLike)):
-            return {"path": str(Path(source).resolve()), "sha256": images.image_digest(source)}
-        return {"path": None, "type": type(source).__name__}
-
-    records = []
-    for i, (source, array) in enumerate(zip(styles, arrays)):
-        record = {**_describe(source, array), "blend_weight": blend[i]}
-        if masks is not None:
-            record["mask"] = mask_record(list(masks)[i])
-            record["style_mask"] = mask_record(list(style_masks)[i]) if style_masks else None
-        records.append(record)
-    return {"styles": records}
-
-
-def _check_big_enough(
-    image: np.ndarray, settings: ResolvedSettings, name: str, *, original: bool = False
-) -> None:
-    """Refuse an image the deepest layer's poolings would shrink to nothing.
-
-    ``original``: the file as given, which is refused too (a 1x1 px image is not a photo
-    to upscale); otherwise the image at the run's size.
-    """
-    deepest = max(settings.layers, key=network.CONV_LAYERS.index)
-    needed = 2 ** network.poolings_before(deepest)
-    height, width = image.shape[:2]
-    if min(height, width) < needed:
-        where, fix = (
-            ("", "pass a larger image")
-            if original
-            else (" at this size", "use a larger --size or a larger image")
-        )
-        raise InputError(
-            f"the {name} is {width}x{height} px{where}, too small for "
-            f"{network.paper_layer_name(deepest)} (needs at least {needed} px on each side); {fix}"
-        )
-
-
-def _size_style(style: np.ndarray, height: int, width: int, settings: ResolvedSettings):
-    """The preset's style size, times ``style_scale`` (>1: larger style features)."""
-    scale = settings.style_scale
-    if settings.style_size == "content":
-        return images.resize_to(style, max(1, round(height * scale)), max(1, round(width * scale)))
-    return images.resize_long_side(style, max(1, round(max(height, width) * scale)))
-
-
-def _as_styles(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
-    """One style source, or a list/tuple of them, as a non-empty list."""
-    styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    if not styles:
-        raise InputError("no style image given; pass at least one style image")
-    return styles
-
-
-def _blend_weights(settings: ResolvedSettings, count: int) -> list[float]:
-    """The normalised blend weight of each style image (equal unless given)."""
-    if settings.style_blend_weights is None:
-        return [1.0 / count] * count
-    if len(settings.style_blend_weights) != count:
-        raise InputError(
-            f"got {len(settings.style_blend_weights)} style weight(s) for {count} style "
-            "image(s); give one weight per style image"
-        )
-    return list(settings.style_blend_weights)
-
-
-def _initial_image(
-    settings: ResolvedSettings, content: np.ndarray, style: np.ndarray
-) -> tuple[np.ndarray, dict]:
-    """The start, in RGB 0..255, and how it was made."""
-    height, width = content.shape[:2]
-    if settings.init == "noise":
-        rng = np.random.default_rng(settings.seed)
-        start = rng.uniform(0.0, 255.0, size=(height, width, 3)).astype(np.float32)
-        return start, {
-            "init": "noise",
-            "distribution": "uniform 0..255 per pixel",
-            "seed": settings.seed,
-        }
-    if settings.init == "content":
-        return content, {"init": "content"}
-    if settings.init == "style":
-        return images.resize_to(style, height, width), {"init": "style"}
-    path = settings.init
-    if not Path(path).exists():
-        raise InputError(
-            f"init {path!r} is neither {', '.join(INITS)} nor an existing image file; "
-            "pass one of those or a path"
-        )
-    start = images.resize_to(images.load_image(path, name="init image"), height, width)
-    return start, {"init": "image", **_describe(path, start)}
 
 
 def transfer(
@@ -301,8 +123,8 @@ def transfer(
     *,
     output: str | os.PathLike | None = None,
     progress: bool = True,
-    masks: Sequence[ImageSource] | None = None,
-    style_masks: Sequence[ImageSource | None] | None = None,
+    masks: MaskSources = None,
+    style_masks: StyleMaskSources = None,
     **overrides: object,
 ) -> Result:
     """Repaint ``content`` in the style of ``style`` by optimising the image itself.
@@ -322,162 +144,24 @@ def transfer(
     resizes the style images relative to the content.
     """
     resolved = make_settings(settings, **overrides).resolve()
-    styles = _as_styles(style)
-    sources = [content, *styles, *(masks or []), *(style_masks or [])]
-    input_paths = [s for s in sources if isinstance(s, (str, os.PathLike)) and s != "all"]
-    if isinstance(resolved.init, str) and resolved.init not in INITS:
-        input_paths.append(resolved.init)
-    output_path = images.check_output_path(output, input_paths) if output is not None else None
-    if output_path is not None:
-        from .plots import loss_plot_path
+    styles = inputs.as_styles(style)
+    given = inputs.input_paths(content, styles, masks, style_masks, resolved.init)
+    output_path = None
+    if output is not None:
+        output_path = images.check_output_path(output, given)
+        images.check_output_path(loss_plot_path(output_path), given)
+    sources = inputs.load(content, styles, resolved, masks, style_masks)
+    if resolved.scales > 1:  # coarse-to-fine: one solve.run per scale
+        from .multiscale import coarse_to_fine
 
-        images.check_output_path(loss_plot_path(output_path), input_paths)
-    run = _solve
-    if resolved.scales > 1:  # coarse-to-fine: multiscale.py runs _solve once per scale
-        from .multiscale import coarse_to_fine as run
-    result = run(content, styles, resolved, output_path, progress, masks, style_masks)
+        record = coarse_to_fine(sources, resolved, output=output_path, progress=progress)
+    else:
+        prepared = inputs.prepare(sources, resolved)
+        record = solve.run(prepared, resolved, output=output_path, progress=progress)
+    result = Result.from_record(record, resolved, output_path)
     if output_path is not None:
         result.save(output_path)
     return result
-
-
-def _solve(
-    content: ImageSource,
-    styles: list[ImageSource],
-    resolved: ResolvedSettings,
-    output_path: Path | None = None,
-    progress: bool = True,
-    masks: Sequence[ImageSource] | None = None,
-    style_masks: Sequence[ImageSource | None] | None = None,
-    start: np.ndarray | None = None,
-) -> Result:
-    """One run at ``resolved.size``, not saved; ``start``: an RGB image to begin from instead
-    of ``resolved.init`` (resized to fit). Refused before any work if it would not fit in memory.
-    """
-    started = time.perf_counter()
-    content_full = images.load_image(content, name="content image")
-    style_fulls = [images.load_image(s, name="style image") for s in styles]
-    for name, full in (("content image", content_full), *(("style image", s) for s in style_fulls)):
-        _check_big_enough(full, resolved, name, original=True)
-    check_memory(content_full.shape[:2], len(styles), resolved)  # before any large array
-    content_rgb = images.resize_long_side(content_full, resolved.size)
-    height, width = content_rgb.shape[:2]
-    style_rgbs = [_size_style(s, height, width, resolved) for s in style_fulls]
-    _check_big_enough(content_rgb, resolved, "content image")
-    for style_rgb in style_rgbs:
-        _check_big_enough(style_rgb, resolved, "style image")
-    blend = _blend_weights(resolved, len(styles))
-    region_masks, style_region_masks = load_masks(
-        masks, style_masks, (height, width), [s.shape[:2] for s in style_rgbs]
-    )
-    # Colour preservation (colour.py) changes what is optimised, not the inputs' record.
-    content_opt, style_opts = colour.prepare(
-        content_rgb,
-        style_rgbs,
-        resolved.preserve_colour,
-        method=resolved.histogram_method,
-        match=resolved.match_luminance,
-    )
-    if start is None:
-        start_rgb, init_info = _initial_image(resolved, content_opt, style_opts[0])
-    else:
-        start_rgb, init_info = images.resize_to(start, height, width), {"init": "previous scale"}
-
-    extractor, weights = load_network(resolved)
-    objective = Objective(
-        extractor,
-        resolved,
-        network.preprocess(content_opt),
-        [network.preprocess(s) for s in style_opts],
-        blend,
-        content_masks=region_masks,
-        style_masks=style_region_masks,
-    )
-    evaluator = Evaluator(objective, (height, width, 3))
-    bar = keras.utils.Progbar(resolved.iterations, stateful_metrics=["loss", "content", "style"])
-
-    def on_iteration(iteration: int, x: np.ndarray, terms: np.ndarray) -> None:
-        if progress:
-            bar.update(
-                iteration,
-                [("loss", terms[0]), ("content", terms[1]), ("style", terms[2])],
-            )
-        if output_path is not None and resolved.save_every and iteration % resolved.save_every == 0:
-            snapshot = output_path.with_name(
-                f"{output_path.stem}.iter{iteration:05d}{output_path.suffix}"
-            )
-            optimised = network.deprocess(x.reshape(height, width, 3))
-            images.save_image(
-                colour.finish(optimised, content_rgb, resolved.preserve_colour), snapshot
-            )
-
-    try:  # cached: minimize's own first evaluation reuses it
-        evaluator.evaluate(network.preprocess(start_rgb))
-    except NonFiniteLossError as error:
-        raise InputError(
-            f"{error} (the start image, before any iteration); lower --content-weight/"
-            "--style-weight/--tv-weight if they are huge, or use the official weights file"
-        ) from None
-    optimize_started = time.perf_counter()
-    outcome = minimize(
-        evaluator,
-        network.preprocess(start_rgb),
-        resolved.iterations,
-        optimizer=resolved.optimizer,
-        bounds=network.pixel_bounds((height, width, 3)),
-        lbfgs_history=resolved.lbfgs_history,
-        learning_rate=resolved.learning_rate,
-        on_iteration=on_iteration,
-    )
-    optimize_seconds = time.perf_counter() - optimize_started
-    if progress and outcome.status != COMPLETED:
-        print(f"\n{outcome.stop_reason}")
-
-    optimised_rgb = network.deprocess(outcome.x.reshape(height, width, 3))
-    result_rgb = colour.finish(optimised_rgb, content_rgb, resolved.preserve_colour)
-    image = np.round(result_rgb).astype(np.uint8)
-    final_terms = evaluator.evaluate(outcome.x)[0]
-    names = objective.term_names
-    history = {name: [float(t[i]) for t in outcome.history] for i, name in enumerate(names)}
-    manifest = {
-        "tool": "style_transfer",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": command_line(),
-        "preset": resolved.preset,
-        "preset_description": PRESETS[resolved.preset].description,
-        "settings": resolved.as_dict(),
-        "weights": weights,
-        "network": {"pooling": resolved.pooling, "deepest_layer": extractor.layers[-1].name},
-        "inputs": {
-            "content": _describe(content, content_full),
-            "style": _describe(styles[0], style_fulls[0]),
-            **_describe_styles(styles, style_fulls, blend, masks, style_masks),
-        },
-        "sizes": {
-            "output": [width, height],
-            "style": [style_rgbs[0].shape[1], style_rgbs[0].shape[0]],
-            **({"styles": [[s.shape[1], s.shape[0]] for s in style_rgbs]} if blend[1:] else {}),
-        },
-        "start": init_info,
-        "output": {
-            "path": str(output_path) if output_path else None,
-            "size": [width, height],
-            "loss_plot": str(loss_plot_path(output_path)) if output_path else None,
-        },
-        "optimizer": {
-            "name": resolved.optimizer,
-            "status": outcome.status,
-            "stop_reason": outcome.stop_reason,
-            "iterations": outcome.iterations,
-            "function_evaluations": outcome.evaluations,
-        },
-        "final_loss": {name: float(value) for name, value in zip(names, final_terms)},
-        "loss_history": history,
-        "wall_time_s": round(time.perf_counter() - started, 3),
-        "optimize_time_s": round(optimize_seconds, 3),
-        "versions": library_versions(),
-    }
-    return Result(image, history, manifest, outcome.status, outcome.stop_reason, optimised_rgb)
 
 
 def score(
@@ -494,18 +178,18 @@ def score(
     ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``.
     """
     resolved = make_settings(settings, **overrides).resolve()
-    styles = _as_styles(style)
-    blend = _blend_weights(resolved, len(styles))
+    styles = inputs.as_styles(style)
+    blend = inputs.blend_weights(resolved, len(styles))
     rgb = images.load_image(image, name="scored image")
     height, width = rgb.shape[:2]
-    _check_big_enough(rgb, resolved, "scored image")
+    inputs.check_big_enough(rgb, resolved, "scored image")
     content_rgb = images.resize_to(images.load_image(content, name="content image"), height, width)
     style_rgbs = [
-        _size_style(images.load_image(s, name="style image"), height, width, resolved)
+        inputs.size_style(images.load_image(s, name="style image"), height, width, resolved)
         for s in styles
     ]
     for style_rgb in style_rgbs:
-        _check_big_enough(style_rgb, resolved, "style image")
+        inputs.check_big_enough(style_rgb, resolved, "style image")
     extractor, weights = load_network(resolved)
     objective = Objective(
         extractor,

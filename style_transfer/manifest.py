@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .atomic import replace_atomically
 from .errors import InputError
+from .settings import PRESETS, ResolvedSettings
+
+if TYPE_CHECKING:
+    from .solve import RunRecord
 
 PACKAGES = ("style-transfer", "tensorflow", "keras", "numpy", "scipy", "pillow", "matplotlib")
 
@@ -61,3 +67,87 @@ def _jsonable(value: object) -> object:
 
 def command_line() -> list[str]:
     return list(sys.argv)
+
+
+def input_paths(record: object) -> list[str]:
+    """Every ``path`` under a manifest's ``inputs`` and ``start`` (the files not to overwrite)."""
+    if isinstance(record, dict):
+        if "inputs" in record or "start" in record:
+            return input_paths([record.get("inputs"), record.get("start")])
+        found = [record["path"]] if isinstance(record.get("path"), str) else []
+        return found + [p for key, v in record.items() if key != "path" for p in input_paths(v)]
+    if isinstance(record, list):
+        return [p for item in record for p in input_paths(item)]
+    return []
+
+
+def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None = None) -> dict:
+    """The manifest of a run: its settings (the whole run's), inputs, start, outcome, losses.
+
+    ``output``: where the image will be written (``Result.save`` fills in its digest).
+    A coarse-to-fine record adds ``coarse_to_fine`` with the schedule and one entry per
+    scale; its top-level numbers are the whole run's, its losses the finest scale's.
+    """
+    from .plots import loss_plot_path  # matplotlib only when a manifest is built
+
+    width, height = record.size
+    sizes = {"output": [width, height], "style": list(record.style_sizes[0])}
+    if len(record.style_sizes) > 1:
+        sizes["styles"] = [list(size) for size in record.style_sizes]
+    optimizer = {
+        "name": settings.optimizer,
+        "status": record.status,
+        "stop_reason": record.stop_reason,
+        "iterations": record.iterations,
+        "function_evaluations": record.evaluations,
+    }
+    c2f = record.coarse_to_fine
+    if c2f is not None:
+        optimizer["scales_completed"] = sum(s.status == "completed" for s in c2f.scales)
+    manifest = {
+        "tool": "style_transfer",
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command_line(),
+        "preset": settings.preset,
+        "preset_description": PRESETS[settings.preset].description,
+        "settings": settings.as_dict(),
+        "weights": record.weights,
+        "network": {"pooling": settings.pooling, "deepest_layer": record.deepest_layer},
+        "inputs": record.inputs,
+        "sizes": sizes,
+        "start": record.start,
+        "output": {
+            "path": str(output) if output else None,
+            "size": [width, height],
+            "loss_plot": str(loss_plot_path(output)) if output else None,
+        },
+        "optimizer": optimizer,
+        "final_loss": record.final_loss,
+        "loss_history": record.history,
+        "wall_time_s": round(record.wall_time_s, 3),
+        "optimize_time_s": round(record.optimize_time_s, 3),
+        "versions": library_versions(),
+    }
+    if c2f is not None:
+        manifest["coarse_to_fine"] = {
+            "method": c2f.method,
+            "schedule": [{"size": size, "iterations": its} for size, its in c2f.schedule],
+            "scales": [_scale_entry(scale) for scale in c2f.scales],
+        }
+    return manifest
+
+
+def _scale_entry(record: RunRecord) -> dict:
+    """One scale of a coarse-to-fine run, as its manifest lists it."""
+    return {
+        "size": list(record.size),
+        "iterations": record.iterations,
+        "function_evaluations": record.evaluations,
+        "status": record.status,
+        "stop_reason": record.stop_reason,
+        "start": record.start,
+        "optimize_time_s": round(record.optimize_time_s, 3),
+        "wall_time_s": round(record.wall_time_s, 3),
+        "final_loss": record.final_loss,
+        "loss_history": record.history,
+    }

@@ -7,9 +7,10 @@ scratch. ``Settings.scales = S`` solves at ``size / 2^(S-1)``, ..., ``size / 2``
 the coarsest scale runs ``iterations`` iterations and each finer one half as many as the
 one before (at least 1). The peak memory is that of the finest scale alone.
 
-Everything lands in one manifest: the run's settings, then ``coarse_to_fine`` with the
-schedule and, per scale, its size, iterations, evaluations, stop reason, time, final loss
-and loss history; ``loss_history`` at the top is the finest scale's.
+The scales' records compose into one ``RunRecord`` (``compose``): the finest scale's image
+and losses, the whole run's iterations, evaluations and times, the first scale's start, and
+``coarse_to_fine`` with the schedule and every scale's own record, which ``manifest.build``
+lists per scale.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import api, images
+from . import inputs, solve
 from .memory import check_memory
 from .settings import ResolvedSettings
+from .solve import CoarseToFine, RunRecord
+
+METHOD = (
+    "Gatys et al. 2017: solve at the coarsest scale, upsample the result "
+    "(bicubic) as the start of the next, iterations halved per finer scale"
+)
 
 
 def schedule(size: int, iterations: int, scales: int) -> list[tuple[int, int]]:
@@ -33,76 +40,51 @@ def schedule(size: int, iterations: int, scales: int) -> list[tuple[int, int]]:
 
 
 def coarse_to_fine(
-    content: api.ImageSource,
-    styles: list[api.ImageSource],
+    sources: inputs.Sources,
     resolved: ResolvedSettings,
-    output_path: Path | None = None,
-    progress: bool = True,
-    masks: Sequence[api.ImageSource] | None = None,
-    style_masks: Sequence[api.ImageSource | None] | None = None,
-) -> api.Result:
-    """Run ``api._solve`` at every scale of the schedule; one Result with one manifest."""
+    *,
+    output: Path | None = None,
+    progress: bool = False,
+) -> RunRecord:
+    """``solve.run`` at every scale of the schedule, each from the previous one's result.
+
+    ``output``: where the final image goes (only the finest scale saves snapshots). A scale
+    that is interrupted or diverges ends the run with its own best image.
+    """
     started = time.perf_counter()
     plan = schedule(resolved.size, resolved.iterations, resolved.scales)
     # Refuse before the first scale if the finest will not fit.
-    check_memory(images.load_image(content, name="content image").shape[:2], len(styles), resolved)
+    check_memory(sources.content.shape[:2], len(sources.styles), resolved)
 
-    records, result, start = [], None, None
+    records: list[RunRecord] = []
+    start, loaded = None, sources
     for index, (size, iterations) in enumerate(plan):
         last = index == len(plan) - 1
         settings = dataclasses.replace(resolved, size=size, iterations=iterations, scales=1)
         if progress:
             print(f"scale {index + 1}/{len(plan)}: {size} px, {iterations} iterations")
-        result = api._solve(
-            content, styles, settings, output_path if last else None, progress, masks,
-            style_masks, start,
-        )  # fmt: skip
-        records.append(_scale_record(result.manifest))
-        if result.status != "completed":
+        prepared = inputs.prepare(loaded, settings)
+        loaded = dataclasses.replace(sources, seconds=0.0)  # loading counts once, at scale 1
+        record = solve.run(
+            prepared, settings, start=start, output=output if last else None, progress=progress
+        )
+        records.append(record)
+        if record.status != "completed":
             break  # interrupted or diverged: keep this scale's best image
-        start = result.optimised
-    return _combine(result, resolved, plan, records, time.perf_counter() - started)
+        start = record.optimised
+    return compose(records, plan, time.perf_counter() - started + sources.seconds)
 
 
-def _scale_record(manifest: dict) -> dict:
-    optimizer = manifest["optimizer"]
-    return {
-        "size": manifest["sizes"]["output"],
-        "iterations": optimizer["iterations"],
-        "function_evaluations": optimizer["function_evaluations"],
-        "status": optimizer["status"],
-        "stop_reason": optimizer["stop_reason"],
-        "start": manifest["start"],
-        "optimize_time_s": manifest["optimize_time_s"],
-        "wall_time_s": manifest["wall_time_s"],
-        "final_loss": manifest["final_loss"],
-        "loss_history": manifest["loss_history"],
-    }
-
-
-def _combine(
-    result: api.Result,
-    resolved: ResolvedSettings,
-    plan: list[tuple[int, int]],
-    records: list[dict],
-    seconds: float,
-) -> api.Result:
-    """The last scale's result under the whole run's manifest."""
-    manifest = dict(result.manifest)
-    manifest["settings"] = resolved.as_dict()
-    manifest["start"] = records[0]["start"]
-    manifest["optimizer"] = {
-        **manifest["optimizer"],
-        "iterations": sum(r["iterations"] for r in records),
-        "function_evaluations": sum(r["function_evaluations"] for r in records),
-        "scales_completed": sum(r["status"] == "completed" for r in records),
-    }
-    manifest["coarse_to_fine"] = {
-        "method": "Gatys et al. 2017: solve at the coarsest scale, upsample the result "
-        "(bicubic) as the start of the next, iterations halved per finer scale",
-        "schedule": [{"size": size, "iterations": its} for size, its in plan],
-        "scales": records,
-    }
-    manifest["optimize_time_s"] = round(sum(r["optimize_time_s"] for r in records), 3)
-    manifest["wall_time_s"] = round(seconds, 3)
-    return dataclasses.replace(result, manifest=manifest)
+def compose(
+    records: Sequence[RunRecord], plan: Sequence[tuple[int, int]], seconds: float
+) -> RunRecord:
+    """One record for the whole run: the last scale's result, the totals of all scales."""
+    return dataclasses.replace(
+        records[-1],
+        iterations=sum(r.iterations for r in records),
+        evaluations=sum(r.evaluations for r in records),
+        optimize_time_s=sum(r.optimize_time_s for r in records),
+        wall_time_s=seconds,
+        start=records[0].start,
+        coarse_to_fine=CoarseToFine(METHOD, tuple(plan), tuple(records)),
+    )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from style_transfer import api, transfer
+from style_transfer import api, inputs, transfer
 from style_transfer.errors import InputError
 from style_transfer.objective import Objective
 from style_transfer.settings import PAPER_STYLE_LAYERS, Settings
@@ -92,8 +92,8 @@ def test_blend_weights_are_checked():
     with pytest.raises(InputError, match="list of numbers"):
         Settings(style_blend_weights="0.7 0.3").resolve()
     with pytest.raises(InputError, match="one weight per style image"):
-        api._blend_weights(Settings(style_blend_weights=[1, 2, 3]).resolve(), 2)
-    assert api._blend_weights(Settings().resolve(), 4) == [0.25] * 4
+        inputs.blend_weights(Settings(style_blend_weights=[1, 2, 3]).resolve(), 2)
+    assert inputs.blend_weights(Settings().resolve(), 4) == [0.25] * 4
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_blend_weights_are_checked():
 def test_style_scale_resizes_the_style_relative_to_the_content(preset, scale, expected):
     style = np.zeros((50, 100, 3), np.float32)
     settings = Settings(preset=preset, style_scale=scale).resolve()
-    assert api._size_style(style, 48, 64, settings).shape[:2] == expected
+    assert inputs.size_style(style, 48, 64, settings).shape[:2] == expected
     with pytest.raises(InputError, match="style scale"):
         Settings(style_scale=0).resolve()
 

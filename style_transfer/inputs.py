@@ -1,0 +1,241 @@
+"""Input preparation shared by ``transfer`` and ``score``: load, check, resize, masks, colour.
+
+Two steps. ``load`` reads the content and style images as given, refuses ones too small to
+use and describes them for the manifest; ``prepare`` brings them to one run's size, loads
+the masks at that size and applies colour preservation, giving what the objective sees.
+Coarse-to-fine loads once and prepares once per scale; ``score`` prepares at the scored
+image's own size, so it measures the objective ``transfer`` minimises.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import colour, images, network
+from .errors import InputError
+from .images import ImageSource
+from .masks import load_masks
+from .memory import check_memory
+from .settings import INITS, ResolvedSettings
+
+MaskSources = Sequence[ImageSource] | None
+StyleMaskSources = Sequence[ImageSource | None] | None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The inputs as given: full-size RGB arrays, the mask sources and their description."""
+
+    content: np.ndarray
+    styles: list[np.ndarray]
+    blend: list[float]  # each style's normalised blend weight
+    masks: MaskSources
+    style_masks: StyleMaskSources
+    description: dict  # the manifest's "inputs": paths, digests, original sizes, blend, masks
+    seconds: float  # time spent loading
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One run's inputs at its size: as given (for the output's colours) and as optimised."""
+
+    content: np.ndarray  # RGB float at the run's size, the content's own colours
+    styles: list[np.ndarray]  # RGB float at each style's size
+    objective_content: np.ndarray  # what the objective sees (colour.prepare)
+    objective_styles: list[np.ndarray]
+    blend: list[float]
+    content_masks: list[np.ndarray] | None  # one region per style, at the content's size
+    style_masks: list[np.ndarray | None] | None  # at each style's size; None: whole image
+    description: dict
+    seconds: float  # time spent loading and preparing
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the run."""
+        return self.content.shape[:2]
+
+
+def as_styles(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+    """One style source, or a list/tuple of them, as a non-empty list."""
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise InputError("no style image given; pass at least one style image")
+    return styles
+
+
+def input_paths(
+    content: ImageSource,
+    styles: Sequence[ImageSource],
+    masks: MaskSources,
+    style_masks: StyleMaskSources,
+    init: str,
+) -> list[str | os.PathLike]:
+    """Every input given as a path (the files an output must never overwrite)."""
+    sources = [content, *styles, *(masks or []), *(style_masks or [])]
+    paths = [s for s in sources if isinstance(s, (str, os.PathLike)) and s != "all"]
+    if isinstance(init, str) and init not in INITS:
+        paths.append(init)
+    return paths
+
+
+def blend_weights(settings: ResolvedSettings, count: int) -> list[float]:
+    """The normalised blend weight of each style image (equal unless given)."""
+    if settings.style_blend_weights is None:
+        return [1.0 / count] * count
+    if len(settings.style_blend_weights) != count:
+        raise InputError(
+            f"got {len(settings.style_blend_weights)} style weight(s) for {count} style "
+            "image(s); give one weight per style image"
+        )
+    return list(settings.style_blend_weights)
+
+
+def check_big_enough(
+    image: np.ndarray, settings: ResolvedSettings, name: str, *, original: bool = False
+) -> None:
+    """Refuse an image the deepest layer's poolings would shrink to nothing.
+
+    ``original``: the file as given, which is refused too (a 1x1 px image is not a photo
+    to upscale); otherwise the image at the run's size.
+    """
+    deepest = max(settings.layers, key=network.CONV_LAYERS.index)
+    needed = 2 ** network.poolings_before(deepest)
+    height, width = image.shape[:2]
+    if min(height, width) < needed:
+        where, fix = (
+            ("", "pass a larger image")
+            if original
+            else (" at this size", "use a larger --size or a larger image")
+        )
+        raise InputError(
+            f"the {name} is {width}x{height} px{where}, too small for "
+            f"{network.paper_layer_name(deepest)} (needs at least {needed} px on each side); {fix}"
+        )
+
+
+def size_style(style: np.ndarray, height: int, width: int, settings: ResolvedSettings):
+    """The preset's style size, times ``style_scale`` (>1: larger style features)."""
+    scale = settings.style_scale
+    if settings.style_size == "content":
+        return images.resize_to(style, max(1, round(height * scale)), max(1, round(width * scale)))
+    return images.resize_long_side(style, max(1, round(max(height, width) * scale)))
+
+
+def describe(source: ImageSource, array: np.ndarray) -> dict:
+    """An input for the manifest: its original size and its path and SHA-256, or its type."""
+    height, width = array.shape[:2]
+    description: dict[str, object] = {"original_size": [width, height]}
+    if isinstance(source, (str, os.PathLike)):
+        description["path"] = str(Path(source).resolve())
+        description["sha256"] = images.image_digest(source)
+    else:
+        description["path"] = None
+        description["type"] = type(source).__name__
+    return description
+
+
+def _describe_mask(source: ImageSource | None) -> dict | None:
+    if source is None or (isinstance(source, str) and source == "all"):
+        return None
+    if isinstance(source, (str, os.PathLike)):
+        return {"path": str(Path(source).resolve()), "sha256": images.image_digest(source)}
+    return {"path": None, "type": type(source).__name__}
+
+
+def _describe_styles(
+    styles: Sequence[ImageSource],
+    arrays: Sequence[np.ndarray],
+    blend: Sequence[float],
+    masks: MaskSources,
+    style_masks: StyleMaskSources,
+) -> dict:
+    """``{"styles": [...]}`` with each style's blend weight and masks; empty for one plain style."""
+    if len(styles) == 1 and masks is None:
+        return {}
+    records = []
+    for i, (source, array) in enumerate(zip(styles, arrays)):
+        record = {**describe(source, array), "blend_weight": blend[i]}
+        if masks is not None:
+            record["mask"] = _describe_mask(list(masks)[i])
+            record["style_mask"] = _describe_mask(list(style_masks)[i]) if style_masks else None
+        records.append(record)
+    return {"styles": records}
+
+
+def load(
+    content: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
+    settings: ResolvedSettings,
+    masks: MaskSources = None,
+    style_masks: StyleMaskSources = None,
+) -> Sources:
+    """Read the content and style images as given and refuse any too small to use."""
+    started = time.perf_counter()
+    styles = as_styles(style)
+    content_full = images.load_image(content, name="content image")
+    style_fulls = [images.load_image(s, name="style image") for s in styles]
+    for name, full in (("content image", content_full), *(("style image", s) for s in style_fulls)):
+        check_big_enough(full, settings, name, original=True)
+    blend = blend_weights(settings, len(styles))
+    description = {
+        "content": describe(content, content_full),
+        "style": describe(styles[0], style_fulls[0]),
+        **_describe_styles(styles, style_fulls, blend, masks, style_masks),
+    }
+    seconds = time.perf_counter() - started
+    return Sources(content_full, style_fulls, blend, masks, style_masks, description, seconds)
+
+
+def prepare(
+    sources: Sources, settings: ResolvedSettings, shape: tuple[int, int] | None = None
+) -> Prepared:
+    """The inputs at one run's size, with masks and colour preservation applied.
+
+    ``shape``: (height, width) to bring the content to (``score``: the scored image's);
+    by default its longer side becomes ``settings.size``, refused first if the run would
+    not fit in memory.
+    """
+    started = time.perf_counter()
+    if shape is None:  # refuse before any large array
+        check_memory(sources.content.shape[:2], len(sources.styles), settings)
+        content = images.resize_long_side(sources.content, settings.size)
+    else:
+        content = images.resize_to(sources.content, *shape)
+    height, width = content.shape[:2]
+    styles = [size_style(s, height, width, settings) for s in sources.styles]
+    check_big_enough(content, settings, "content image")
+    for style in styles:
+        check_big_enough(style, settings, "style image")
+    content_masks, style_masks = load_masks(
+        sources.masks, sources.style_masks, (height, width), [s.shape[:2] for s in styles]
+    )
+    # Colour preservation (colour.py) changes what is optimised, not the inputs' record.
+    objective_content, objective_styles = colour.prepare(
+        content,
+        styles,
+        settings.preserve_colour,
+        method=settings.histogram_method,
+        match=settings.match_luminance,
+    )
+    seconds = sources.seconds + time.perf_counter() - started
+    return Prepared(
+        content, styles, objective_content, objective_styles, sources.blend,
+        content_masks, style_masks, sources.description, seconds,
+    )  # fmt: skip
+
+
+def as_optimised(image: np.ndarray, settings: ResolvedSettings) -> np.ndarray:
+    """An output image as the objective saw it: under ``"luminance"`` its luminance as grey.
+
+    With luminance preservation ``transfer`` optimises a grey image against grey inputs and
+    outputs its Y on the content's colours, so the output's Y is what was optimised.
+    """
+    if settings.preserve_colour == "luminance":
+        return colour.grey(colour.luminance(image))
+    return image

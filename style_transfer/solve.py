@@ -1,0 +1,265 @@
+"""One run at one size: prepared inputs in, a ``RunRecord`` out.
+
+The steps, in order: the start image; the network, the objective and its evaluator; a
+check that the start's loss is finite; the optimiser, with a progress bar and snapshots
+after each iteration; and the record of what came out. Nothing here writes the output or
+its manifest (``api.transfer`` and ``manifest.build`` do), and nothing reads files except
+an init image and the weights.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from . import colour, images, network
+from .errors import InputError
+from .evaluator import Evaluator, NonFiniteLossError
+from .inputs import Prepared, describe
+from .objective import Objective
+from .optimize import COMPLETED, minimize
+from .settings import INITS, ResolvedSettings
+from .weights import WEIGHTS_MD5, load_vgg19_weights, resolve_weights, weights_info
+
+
+@dataclass(frozen=True)
+class CoarseToFine:
+    """How a coarse-to-fine run (multiscale.py) was split, and each scale's own record."""
+
+    method: str
+    schedule: tuple[tuple[int, int], ...]  # (longer side, iterations), coarsest first
+    scales: tuple[RunRecord, ...]  # the scales run; fewer than planned if one stopped early
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one run produced and everything needed to trace it (``manifest.build`` input)."""
+
+    image: np.ndarray  # uint8 RGB (H, W, 3): the best image found, after colour.finish
+    optimised: np.ndarray  # float RGB before colour.finish: where a finer scale starts from
+    history: dict[str, list[float]]  # loss terms per iteration by name; index 0 is the start
+    final_loss: dict[str, float]  # the terms at the returned image
+    status: str  # completed | interrupted | diverged
+    stop_reason: str
+    iterations: int
+    evaluations: int
+    optimize_time_s: float
+    wall_time_s: float  # loading and preparing the inputs included
+    size: tuple[int, int]  # (width, height) of the output
+    style_sizes: tuple[tuple[int, int], ...]  # (width, height) of each style as used
+    start: dict  # how the start image was made
+    weights: dict  # the weights' provenance (weights.weights_info, + normalisation)
+    deepest_layer: str  # the feature extractor's last layer
+    inputs: dict  # the inputs as given (inputs.Sources.description)
+    coarse_to_fine: CoarseToFine | None = None
+
+
+# ---------------------------------------------------------------------------- the network
+
+
+@functools.lru_cache(maxsize=4)
+def _weights(path: str, md5: str) -> dict:
+    return load_vgg19_weights(path)
+
+
+@functools.lru_cache(maxsize=4)
+def _normalised(path: str, md5: str, pooling: str, calibration: str | None) -> tuple[dict, dict]:
+    from .normalise import normalised_weights  # the paper's mean-1 VGG19, cached on disk
+
+    return normalised_weights(path, pooling, calibration)
+
+
+@functools.lru_cache(maxsize=8)
+def feature_extractor(
+    path: str,
+    md5: str,
+    layers: tuple[str, ...],
+    pooling: str,
+    kind: str = "original",
+    calibration: str | None = None,
+    precision: str = "float32",
+) -> keras.Model:
+    """The VGG19 feature extractor for these weights and layers, built once per process."""
+    if kind == "normalised":
+        weights = _normalised(path, md5, pooling, calibration)[0]
+    else:
+        weights = _weights(path, md5)
+    return network.build_feature_extractor(layers, weights, pooling, precision)
+
+
+def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
+    """The feature extractor for these settings (cached) and the weights' provenance.
+
+    With ``settings.network == "normalised"`` the weights are rescaled so every filter's
+    mean activation over the calibration images is 1 (``normalise.py``); the provenance
+    then also names the calibration set.
+    """
+    path = resolve_weights(settings.weights)
+    info = weights_info(path)
+    if not info["official"]:
+        warnings.warn(
+            f"the weights file {str(path)!r} has md5 {info['md5']}, not the official "
+            f"{WEIGHTS_MD5}; using it (its layout is VGG19's), recorded as official: false",
+            stacklevel=2,
+        )
+    kind, calibration = settings.network, settings.calibration
+    layers = tuple(settings.layers)
+    extractor = feature_extractor(
+        str(path), info["md5"], layers, settings.pooling, kind, calibration, settings.precision
+    )
+    if kind == "normalised":
+        made = _normalised(str(path), info["md5"], settings.pooling, calibration)[1]
+        info = {**info, "normalisation": made}
+    return extractor, info
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def initial_image(
+    settings: ResolvedSettings, inputs: Prepared, start: np.ndarray | None = None
+) -> tuple[np.ndarray, dict]:
+    """The start, in RGB 0..255 at the run's size, and how it was made.
+
+    ``start``: an image to begin from instead of ``settings.init`` (coarse-to-fine's
+    previous scale), resized to fit.
+    """
+    height, width = inputs.shape
+    if start is not None:
+        return images.resize_to(start, height, width), {"init": "previous scale"}
+    if settings.init == "noise":
+        rng = np.random.default_rng(settings.seed)
+        noise = rng.uniform(0.0, 255.0, size=(height, width, 3)).astype(np.float32)
+        return noise, {
+            "init": "noise",
+            "distribution": "uniform 0..255 per pixel",
+            "seed": settings.seed,
+        }
+    if settings.init == "content":
+        return inputs.objective_content, {"init": "content"}
+    if settings.init == "style":
+        return images.resize_to(inputs.objective_styles[0], height, width), {"init": "style"}
+    path = settings.init
+    if not Path(path).exists():
+        raise InputError(
+            f"init {path!r} is neither {', '.join(INITS)} nor an existing image file; "
+            "pass one of those or a path"
+        )
+    image = images.resize_to(images.load_image(path, name="init image"), height, width)
+    return image, {"init": "image", **describe(path, image)}
+
+
+def _check_start(evaluator: Evaluator, x0: np.ndarray) -> None:
+    """Refuse a start whose loss is already non-finite (cached: minimize reuses it)."""
+    try:
+        evaluator.evaluate(x0)
+    except NonFiniteLossError as error:
+        raise InputError(
+            f"{error} (the start image, before any iteration); lower --content-weight/"
+            "--style-weight/--tv-weight if they are huge, or use the official weights file"
+        ) from None
+
+
+def _on_iteration(
+    settings: ResolvedSettings,
+    inputs: Prepared,
+    objective: Objective,
+    output: Path | None,
+    progress: bool,
+) -> Callable[[int, np.ndarray, np.ndarray], None]:
+    """The per-iteration hook: the progress bar and, with an output, the snapshots."""
+    height, width = inputs.shape
+    names = objective.term_names
+    bar = keras.utils.Progbar(settings.iterations, stateful_metrics=["loss", "content", "style"])
+
+    def on_iteration(iteration: int, x: np.ndarray, terms: np.ndarray) -> None:
+        if progress:
+            named = dict(zip(names, terms))
+            shown = [("loss", named["total"]), ("content", named["content"])]
+            bar.update(iteration, [*shown, ("style", named["style"])])
+        if output is not None and settings.save_every and iteration % settings.save_every == 0:
+            snapshot = output.with_name(f"{output.stem}.iter{iteration:05d}{output.suffix}")
+            optimised = network.deprocess(x.reshape(height, width, 3))
+            finished = colour.finish(optimised, inputs.content, settings.preserve_colour)
+            images.save_image(finished, snapshot)
+
+    return on_iteration
+
+
+def run(
+    inputs: Prepared,
+    settings: ResolvedSettings,
+    *,
+    start: np.ndarray | None = None,
+    output: Path | None = None,
+    progress: bool = False,
+) -> RunRecord:
+    """Optimise one image at ``inputs``' size for ``settings.iterations`` iterations.
+
+    ``start``: an RGB image to begin from instead of ``settings.init`` (resized to fit);
+    ``output``: where the final image will go, so snapshots every ``save_every``
+    iterations land beside it; ``progress``: show a progress bar. Ctrl-C or a non-finite
+    loss ends the run early with the best image so far (``RunRecord.status`` says which).
+    """
+    started = time.perf_counter()
+    height, width = inputs.shape
+    start_rgb, start_info = initial_image(settings, inputs, start)
+
+    extractor, weights = load_network(settings)
+    objective = Objective(
+        extractor,
+        settings,
+        network.preprocess(inputs.objective_content),
+        [network.preprocess(s) for s in inputs.objective_styles],
+        inputs.blend,
+        content_masks=inputs.content_masks,
+        style_masks=inputs.style_masks,
+    )
+    evaluator = Evaluator(objective, (height, width, 3))
+    x0 = network.preprocess(start_rgb)
+    _check_start(evaluator, x0)
+
+    optimize_started = time.perf_counter()
+    outcome = minimize(
+        evaluator,
+        x0,
+        settings.iterations,
+        optimizer=settings.optimizer,
+        bounds=network.pixel_bounds((height, width, 3)),
+        lbfgs_history=settings.lbfgs_history,
+        learning_rate=settings.learning_rate,
+        on_iteration=_on_iteration(settings, inputs, objective, output, progress),
+    )
+    optimize_seconds = time.perf_counter() - optimize_started
+    if progress and outcome.status != COMPLETED:
+        print(f"\n{outcome.stop_reason}")
+
+    optimised = network.deprocess(outcome.x.reshape(height, width, 3))
+    finished = colour.finish(optimised, inputs.content, settings.preserve_colour)
+    final_terms = evaluator.evaluate(outcome.x)[0]
+    names = objective.term_names
+    return RunRecord(
+        image=np.round(finished).astype(np.uint8),
+        optimised=optimised,
+        history={name: [float(t[i]) for t in outcome.history] for i, name in enumerate(names)},
+        final_loss={name: float(value) for name, value in zip(names, final_terms)},
+        status=outcome.status,
+        stop_reason=outcome.stop_reason,
+        iterations=outcome.iterations,
+        evaluations=outcome.evaluations,
+        optimize_time_s=optimize_seconds,
+        wall_time_s=inputs.seconds + time.perf_counter() - started,
+        size=(width, height),
+        style_sizes=tuple((s.shape[1], s.shape[0]) for s in inputs.styles),
+        start=start_info,
+        weights=weights,
+        deepest_layer=extractor.layers[-1].name,
+        inputs=inputs.description,
+    )
