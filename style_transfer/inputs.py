@@ -104,7 +104,7 @@ def check_big_enough(
     ``original``: the file as given, which is refused too (a 1x1 px image is not a photo
     to upscale); otherwise the image at the run's size.
     """
-    deepest = max(settings.layers, key=network.CONV_LAYERS.index)
+    deepest = network.deepest(settings.layers)
     needed = 2 ** network.poolings_before(deepest)
     height, width = image.shape[:2]
     if min(height, width) < needed:
