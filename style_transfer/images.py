@@ -271,14 +271,8 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
         raise ValueError("cannot save an image containing NaN or infinite values")
     pixels = Image.fromarray(np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8))
     mode = path.stat().st_mode & 0o777 if path.is_file() else 0o644
-    try:
-        with replace_atomically(path, mode=mode) as handle:
-            pixels.save(handle, format=image_format, **SAVE_OPTIONS.get(image_format, {}))
-    except OSError as error:
-        raise InputError(
-            f"cannot write output {str(path)!r}: {_one_line(error.strerror or error)}; "
-            "check the folder exists, is writable and has free space"
-        ) from None
+    with replace_atomically(path, mode=mode, name="output") as handle:
+        pixels.save(handle, format=image_format, **SAVE_OPTIONS.get(image_format, {}))
     return path
 
 

