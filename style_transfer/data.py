@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, ResourceError
+from .weights import keras_cache_dir
 
 ENV_VAR = "STYLE_TRANSFER_IMAGES"
 CACHE_SUBDIR = "style_transfer_images"
@@ -138,7 +139,7 @@ def image_path(
         if path.is_file():
             return path.resolve()
         raise ResourceError(_missing(image, f"{path} does not exist", folder))
-    cached = _cache_dir() / image.filename
+    cached = keras_cache_dir(CACHE_SUBDIR) / image.filename
     if cached.is_file() and (image.url is None or _sha256(cached) == image.sha256):
         return cached.resolve()
     if image.url is None:
@@ -155,7 +156,7 @@ def image_path(
             cache_subdir=CACHE_SUBDIR,
             file_hash=image.sha256,
             hash_algorithm="sha256",
-            cache_dir=str(_cache_dir().parent),
+            cache_dir=str(keras_cache_dir(CACHE_SUBDIR).parent),
         )
     except Exception as error:  # network down, 404, hash mismatch: one line, then the fix
         cached.unlink(missing_ok=True)  # get_file leaves a file whose hash is wrong
@@ -181,14 +182,8 @@ def _sha256(path: Path) -> str:
     return image_digest(path)
 
 
-def _cache_dir() -> Path:
-    from .weights import keras_cache_dir
-
-    return keras_cache_dir().parent / CACHE_SUBDIR
-
-
 def _missing(image: PaperImage, reason: str, folder: Path | None) -> str:
-    where = folder if folder is not None else _cache_dir()
+    where = folder if folder is not None else keras_cache_dir(CACHE_SUBDIR)
     origin = f"download it from {image.url}" if image.url else "supply your own copy"
     return (
         f"{image.title} not found: {reason}; {origin} and save it as {where / image.filename}, "

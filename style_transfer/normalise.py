@@ -17,7 +17,6 @@ weights' md5, a digest of the calibration set and its size, and the pooling.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -109,12 +108,6 @@ def normalise_weights(weights: WeightsDict, means: Mapping[str, np.ndarray]) -> 
     return normalised
 
 
-def _cache_dir() -> Path:
-    from .weights import keras_cache_dir
-
-    return keras_cache_dir().parent / CACHE_SUBDIR
-
-
 def normalised_weights(
     weights_path: str | os.PathLike,
     pooling: str = "avg",
@@ -129,15 +122,14 @@ def normalised_weights(
     (``calibration`` folder, default the paper's images) and cached. Returns
     ``(weights, info)``; ``info`` names the calibration images, their digest and the cache.
     """
-    from .weights import file_md5, load_vgg19_weights
+    from .weights import file_md5, keras_cache_dir, load_vgg19_weights
 
-    if pooling not in network.POOLINGS:
-        raise InputError(f"unknown pooling {pooling!r}; use avg (the paper's) or max")
+    network.check_pooling(pooling)
     original = load_vgg19_weights(weights_path)
     paths = calibration_images(calibration, images_dir)
     digest = calibration_digest(paths, size)
     md5 = file_md5(weights_path)
-    cache = _cache_dir() / f"vgg19_means_{md5[:12]}_{digest[:12]}_{pooling}.npz"
+    cache = keras_cache_dir(CACHE_SUBDIR) / f"vgg19_means_{md5[:12]}_{digest[:12]}_{pooling}.npz"
     means = _read_cache(cache)
     if means is None:
         rgb = [_at_most(images.load_image(p, name="calibration image"), size) for p in paths]
@@ -175,20 +167,5 @@ def _write_cache(path: Path, means: Mapping[str, np.ndarray]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with replace_atomically(path) as handle:
             np.savez(handle, **{k: np.asarray(v, np.float64) for k, v in means.items()})
-    except OSError:
+    except (OSError, InputError):
         return
-
-
-def describe_means(means: Mapping[str, np.ndarray]) -> str:
-    """One JSON line per layer: min, median and max of the per-filter means (for reports)."""
-    return "\n".join(
-        json.dumps(
-            {
-                "layer": network.paper_layer_name(layer),
-                "min": float(np.min(v)),
-                "median": float(np.median(v)),
-                "max": float(np.max(v)),
-            }
-        )
-        for layer, v in means.items()
-    )
