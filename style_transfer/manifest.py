@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .atomic import replace_atomically
-from .errors import InputError
 from .settings import PRESETS, ResolvedSettings
 
 if TYPE_CHECKING:
@@ -41,20 +40,10 @@ def manifest_path(output: str | os.PathLike) -> Path:
 def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
     """Write JSON to a temporary file in the same folder, then rename it into place."""
     path = Path(path)
-    try:
-        with replace_atomically(path, text=True) as handle:
-            json.dump(data, handle, indent=2, allow_nan=False, default=_jsonable)
-            handle.write("\n")
-    except OSError as error:
-        raise _write_error(path, error) from None
+    with replace_atomically(path, text=True) as handle:
+        json.dump(data, handle, indent=2, allow_nan=False, default=_jsonable)
+        handle.write("\n")
     return path
-
-
-def _write_error(path: Path, error: OSError) -> InputError:
-    return InputError(
-        f"cannot write {str(path)!r}: {error.strerror or error}; "
-        "check the folder exists, is writable and has free space"
-    )
 
 
 def _jsonable(value: object) -> object:
