@@ -21,6 +21,13 @@ def no_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "keras" / data.CACHE_SUBDIR
 
 
+def served_from(monkeypatch: pytest.MonkeyPatch, name: str, source: Path) -> data.PaperImage:
+    """Point the registry entry ``name`` at ``source`` as a file:// URL (no network)."""
+    entry = dataclasses.replace(data.IMAGES[name], url=source.as_uri())
+    monkeypatch.setitem(data.IMAGES, name, entry)
+    return entry
+
+
 def test_registry_matches_the_shared_files(images_dir: Path) -> None:
     """Every registry hash is the SHA-256 of the file of that name (SOURCES.md)."""
     for image in data.IMAGES.values():
@@ -78,8 +85,7 @@ def test_download_into_the_keras_cache_offline(
 ) -> None:
     """keras.utils.get_file fetches (here from a file:// URL), checks the hash and caches."""
     source = images_dir / "shipwreck.jpg"
-    entry = dataclasses.replace(data.IMAGES["shipwreck"], url=source.as_uri())
-    monkeypatch.setitem(data.IMAGES, "shipwreck", entry)
+    entry = served_from(monkeypatch, "shipwreck", source)
     found = data.image_path("shipwreck")
     assert found == (no_folder / "shipwreck.jpg").resolve()
     assert found.read_bytes() == source.read_bytes()
@@ -91,9 +97,7 @@ def test_download_into_the_keras_cache_offline(
 def test_failed_or_corrupt_download_is_one_clear_line(
     images_dir: Path, no_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entry = data.IMAGES["the_scream"]
-    wrong = dataclasses.replace(entry, url=(images_dir / "shipwreck.jpg").as_uri())
-    monkeypatch.setitem(data.IMAGES, "the_scream", wrong)
+    served_from(monkeypatch, "the_scream", images_dir / "shipwreck.jpg")  # the wrong file
     with pytest.raises(ResourceError) as error:
         data.image_path("the_scream")
     assert "download failed" in str(error.value) and "\n" not in str(error.value)
@@ -106,8 +110,7 @@ def test_a_corrupt_cached_copy_is_fetched_again(
     images_dir: Path, no_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = images_dir / "composition_vii.jpg"
-    entry = dataclasses.replace(data.IMAGES["composition_vii"], url=source.as_uri())
-    monkeypatch.setitem(data.IMAGES, "composition_vii", entry)
+    served_from(monkeypatch, "composition_vii", source)
     no_folder.mkdir(parents=True)
     (no_folder / "composition_vii.jpg").write_bytes(b"half a file")
     assert data.image_path("composition_vii").read_bytes() == source.read_bytes()
