@@ -99,7 +99,9 @@ def _flag_type(hint: object) -> tuple[type | None, bool]:
     return (kind if kind in (int, float, bool) else None), False
 
 
-def _add_network_flags(group: argparse._ActionsContainer, default: str = "original") -> None:
+def _add_network_flags(
+    group: argparse._ActionsContainer, default: object = dataclasses.MISSING
+) -> None:
     add_setting_flag(group, "network", default)
     add_setting_flag(group, "calibration")
 
