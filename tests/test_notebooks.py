@@ -6,6 +6,7 @@ interpreter: nothing needs ``jupyter kernelspec install`` on a fresh machine.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
 TINY = {
     "STYLE_TRANSFER_NOTEBOOK_SIZE": "32",  # conv5_1 needs >= 16 px on each side
     "STYLE_TRANSFER_NOTEBOOK_ITERATIONS": "2",
@@ -34,6 +36,28 @@ def test_the_notebooks_are_there_and_committed_without_outputs():
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None, f"{path.name}: outputs"
+
+
+def cells(path: Path) -> list[tuple[str, str, str]]:
+    """(id, type, source) of each cell: what make_notebooks.py decides; outputs are not its."""
+    notebook = nbformat.read(path, as_version=4)
+    return [(cell.get("id", ""), cell.cell_type, cell.source) for cell in notebook.cells]
+
+
+def test_make_notebooks_regenerates_the_committed_notebooks(tmp_path, monkeypatch):
+    """The committed .ipynb files are what the generator writes: neither side edited alone."""
+    spec = importlib.util.spec_from_file_location("make_notebooks", FOLDER / "make_notebooks.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    monkeypatch.setattr(generator, "HERE", tmp_path)  # into a temp folder, never over the repo
+    generator.main()
+    written = sorted(tmp_path.glob("*.ipynb"))
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    for fresh in written:
+        committed = FOLDER / fresh.name
+        assert cells(fresh) == cells(committed), f"{fresh.name}: run notebooks/make_notebooks.py"
+        fresh_meta = nbformat.read(fresh, as_version=4).metadata
+        assert fresh_meta == nbformat.read(committed, as_version=4).metadata, fresh.name
 
 
 def test_python3_kernel_runs_this_interpreter():
