@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from style_transfer import bench
 from style_transfer.bench import conv_flops, floor_flops, format_table, image_shape
 
@@ -22,6 +24,7 @@ def test_image_shape_is_4_by_3_landscape():
     assert image_shape(1024) == (768, 1024)
 
 
+@pytest.mark.subprocess
 def test_peak_rss_sees_a_large_allocation():
     """In a fresh interpreter, so that no earlier peak hides the allocation."""
     code = (
@@ -33,6 +36,8 @@ def test_peak_rss_sees_a_large_allocation():
     assert 250 * 2**20 < after - before < 400 * 2**20
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_bench_command_runs_at_a_tiny_size(tmp_path):
     output = tmp_path / "bench.json"
     process = subprocess.run(

@@ -24,6 +24,7 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.subprocess
 def test_score_json_matches_api(tubingen, starry_night, tmp_path):
     image = tmp_path / "scored.png"
     PIL.Image.open(tubingen).convert("RGB").resize((64, 48)).save(image)
@@ -50,6 +51,8 @@ def test_score_of_the_content_itself_has_zero_content_loss(tubingen, starry_nigh
     assert report["style_loss"] > 0
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_transfer_cli_writes_image_and_manifest(tubingen, starry_night, tmp_path):
     output = tmp_path / "out.jpg"
     process = run_cli(
@@ -65,6 +68,7 @@ def test_transfer_cli_writes_image_and_manifest(tubingen, starry_night, tmp_path
     assert manifest["command"][-1] == "2"
 
 
+@pytest.mark.subprocess
 def test_weights_command_prints_path_and_md5():
     process = run_cli("weights", "--no-download")
     assert process.returncode == 0, process.stderr
@@ -134,12 +138,14 @@ def test_reproduce_keeps_its_own_default_network():
     assert args.network == DEFAULT_NETWORK
 
 
+@pytest.mark.subprocess
 def test_usage_error_exits_2_in_one_line():
     process = run_cli("transfer", "a.jpg")
     assert process.returncode == 2
     assert process.stderr.count("\n") == 1 and process.stderr.startswith("error:")
 
 
+@pytest.mark.subprocess
 def test_help_names_the_command_the_user_typed():
     assert "usage: python -m style_transfer" in run_cli("--help").stdout
     assert "'python -m style_transfer transfer --help'" in run_cli("transfer", "a.jpg").stderr

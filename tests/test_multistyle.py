@@ -119,6 +119,8 @@ def test_paper_gram_of_a_larger_style_is_brought_to_the_images_positions():
     np.testing.assert_allclose(terms(scaled, x), terms(plain, x), rtol=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_two_styles_with_weights_and_a_style_scale(
     tmp_path, tubingen, starry_night, images_dir
 ):
@@ -148,6 +150,8 @@ def test_cli_two_styles_with_weights_and_a_style_scale(
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_score_of_a_blend_is_the_weighted_sum_of_single_style_scores(
     tubingen, starry_night, images_dir, tmp_path
 ):

@@ -67,6 +67,8 @@ def test_python3_kernel_runs_this_interpreter():
     assert command[1:3] == ["-m", "ipykernel_launcher"]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch):
     for name, value in TINY.items():

@@ -535,6 +535,7 @@ SUBPROCESS_CASES = [
 ]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
 def test_real_process_bad_input(name, work, monkeypatch, read_only_folder):
     case = CASES[name]
@@ -732,6 +733,8 @@ def stray_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_ctrl_c_mid_run_saves_the_best_image_and_manifest(work):
     output = work / "o.png"
     process = subprocess.Popen(
@@ -782,6 +785,8 @@ def test_non_finite_loss_keeps_the_best_finite_image(work, monkeypatch):
     assert stray_files(work) == []
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_non_finite_loss_in_a_real_process_exits_4(work):
     """The command line, diverging at evaluation 6 (tests/fault_injection.py, not the product)."""
     output = work / "o.png"
@@ -884,6 +889,8 @@ def test_result_save_never_overwrites_an_input(small_result, tmp_path):
     assert content.read_bytes() == before
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_two_runs_into_one_folder_keep_their_own_manifests(work):
     runs = {
         name: subprocess.Popen(

@@ -67,6 +67,7 @@ def rendered(images_dir: Path, picasso: Path, tmp_path_factory: pytest.TempPathF
     return out, figures, lines
 
 
+@pytest.mark.slow
 def test_reproduce_all_writes_every_panel_and_figure(rendered):
     out, figures, lines = rendered
     names = sorted(p.name for p in figures)
@@ -92,6 +93,7 @@ def test_reproduce_all_writes_every_panel_and_figure(rendered):
     assert any(line.startswith("[fig3 20/20]") for line in progress)
 
 
+@pytest.mark.slow
 def test_reproduce_resumes_and_the_cli_matches_the_api(rendered, images_dir: Path, capsys):
     out, _, _ = rendered
     before = (out / "init" / "content_starry_night.jpg").stat().st_mtime_ns
@@ -105,6 +107,7 @@ def test_reproduce_resumes_and_the_cli_matches_the_api(rendered, images_dir: Pat
     assert (out / "init" / "content_starry_night.jpg").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
     rendered, images_dir: Path, tmp_path: Path
 ):
@@ -127,6 +130,7 @@ def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
         assert not reproduce._reusable(copy, request, content, style)
 
 
+@pytest.mark.slow
 def test_an_image_that_does_not_match_its_manifest_is_rendered_again(
     rendered, images_dir: Path, tmp_path: Path
 ):
@@ -147,6 +151,7 @@ def test_an_image_that_does_not_match_its_manifest_is_rendered_again(
     assert not reproduce._reusable(copy, request, content, style)
 
 
+@pytest.mark.slow
 def test_reproduce_rerenders_when_a_setting_changes(rendered, images_dir: Path):
     out, _, _ = rendered
     lines: list[str] = []
@@ -159,6 +164,7 @@ def test_reproduce_rerenders_when_a_setting_changes(rendered, images_dir: Path):
     assert manifest["optimizer"]["iterations"] == ITERATIONS + 1
 
 
+@pytest.mark.slow
 def test_compare_scores_published_and_ours_under_one_objective(rendered, images_dir: Path):
     out, _, _ = rendered
     rows = reproduce.compare(out, images_dir=images_dir, report=lambda line: None)

@@ -24,6 +24,7 @@ def paper_run(tmp_path_factory, tubingen, starry_night):
     return result, output
 
 
+@pytest.mark.slow
 def test_objective_falls_by_a_large_factor(paper_run):
     result, _ = paper_run
     total = result.history["total"]
@@ -32,6 +33,7 @@ def test_objective_falls_by_a_large_factor(paper_run):
     assert result.history["style"][-1] < result.history["style"][0] / 20
 
 
+@pytest.mark.slow
 def test_output_and_manifest_complete(paper_run, tubingen):
     result, output = paper_run
     image = np.asarray(PIL.Image.open(output))
@@ -61,6 +63,7 @@ def test_output_and_manifest_complete(paper_run, tubingen):
     assert manifest["final_loss"]["total"] == pytest.approx(min(history["total"]), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_score_of_result_matches_final_loss(paper_run, tubingen, starry_night):
     result, output = paper_run
     report = score(output, tubingen, starry_night)
