@@ -20,7 +20,6 @@ from . import images, inputs, manifest, network, solve
 from .errors import InputError
 from .images import ImageSource
 from .inputs import MaskSources, StyleMaskSources
-from .objective import Objective
 from .plots import loss_plot_path, plot_losses
 from .settings import PAPER_STYLE_LAYERS, ResolvedSettings, Settings
 from .solve import RunRecord, load_network
@@ -169,35 +168,36 @@ def score(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
     settings: Settings | None = None,
+    *,
+    masks: MaskSources = None,
+    style_masks: StyleMaskSources = None,
     **overrides: object,
 ) -> dict:
     """The objective's terms for any image at its own size (content and style resized to it).
 
-    ``style`` may be a list of styles, blended by ``style_blend_weights`` as in ``transfer``.
+    The content, styles and masks are prepared exactly as ``transfer`` prepares them
+    (``inputs.prepare``), so the score is the objective ``transfer`` minimises with the same
+    settings: ``style`` may be a list of styles, blended by ``style_blend_weights``;
+    ``masks``/``style_masks`` guide the style terms region by region; ``preserve_colour=
+    "histogram"`` matches the styles' colours to the content's first. ``"luminance"`` is
+    refused: a luminance run outputs only its optimised image's luminance (on the content's
+    colours), so what it minimised cannot be recomputed from the output.
     Returns ``content_loss`` (unweighted), ``style_losses`` (layer -> unweighted E_l),
     ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``.
     """
     resolved = make_settings(settings, **overrides).resolve()
-    styles = inputs.as_styles(style)
-    blend = inputs.blend_weights(resolved, len(styles))
+    if resolved.preserve_colour == "luminance":
+        raise InputError(
+            "score cannot use preserve_colour 'luminance' (the output keeps only the optimised "
+            "image's luminance, not what the run minimised); score without it or with 'histogram'"
+        )
     rgb = images.load_image(image, name="scored image")
     height, width = rgb.shape[:2]
     inputs.check_big_enough(rgb, resolved, "scored image")
-    content_rgb = images.resize_to(images.load_image(content, name="content image"), height, width)
-    style_rgbs = [
-        inputs.size_style(images.load_image(s, name="style image"), height, width, resolved)
-        for s in styles
-    ]
-    for style_rgb in style_rgbs:
-        inputs.check_big_enough(style_rgb, resolved, "style image")
+    sources = inputs.load(content, style, resolved, masks, style_masks)
+    prepared = inputs.prepare(sources, resolved, shape=(height, width))
     extractor, weights = load_network(resolved)
-    objective = Objective(
-        extractor,
-        resolved,
-        network.preprocess(content_rgb),
-        [network.preprocess(s) for s in style_rgbs],
-        blend,
-    )
+    objective = solve.build_objective(extractor, resolved, prepared)
     terms = objective.terms(tf.constant(network.preprocess(rgb)[None])).numpy().astype(float)
     return {
         "image": str(image) if isinstance(image, (str, os.PathLike)) else None,
@@ -209,7 +209,7 @@ def score(
         "content_weight": resolved.content_weight,
         "style_weight": resolved.style_weight,
         "tv_weight": resolved.tv_weight,
-        "style_blend_weights": blend,
+        "style_blend_weights": prepared.blend,
         "content_loss": terms[1],
         "style_losses": dict(zip(resolved.style_layers, terms[4:])),
         "style_loss": terms[2],

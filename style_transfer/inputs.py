@@ -228,14 +228,3 @@ def prepare(
         content, styles, objective_content, objective_styles, sources.blend,
         content_masks, style_masks, sources.description, seconds,
     )  # fmt: skip
-
-
-def as_optimised(image: np.ndarray, settings: ResolvedSettings) -> np.ndarray:
-    """An output image as the objective saw it: under ``"luminance"`` its luminance as grey.
-
-    With luminance preservation ``transfer`` optimises a grey image against grey inputs and
-    outputs its Y on the content's colours, so the output's Y is what was optimised.
-    """
-    if settings.preserve_colour == "luminance":
-        return colour.grey(colour.luminance(image))
-    return image

@@ -120,6 +120,21 @@ def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
     return extractor, info
 
 
+def build_objective(
+    extractor: keras.Model, settings: ResolvedSettings, inputs: Prepared
+) -> Objective:
+    """The objective over prepared inputs: their colour-prepared images, blend and masks."""
+    return Objective(
+        extractor,
+        settings,
+        network.preprocess(inputs.objective_content),
+        [network.preprocess(s) for s in inputs.objective_styles],
+        inputs.blend,
+        content_masks=inputs.content_masks,
+        style_masks=inputs.style_masks,
+    )
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -213,15 +228,7 @@ def run(
     start_rgb, start_info = initial_image(settings, inputs, start)
 
     extractor, weights = load_network(settings)
-    objective = Objective(
-        extractor,
-        settings,
-        network.preprocess(inputs.objective_content),
-        [network.preprocess(s) for s in inputs.objective_styles],
-        inputs.blend,
-        content_masks=inputs.content_masks,
-        style_masks=inputs.style_masks,
-    )
+    objective = build_objective(extractor, settings, inputs)
     evaluator = Evaluator(objective, (height, width, 3))
     x0 = network.preprocess(start_rgb)
     _check_start(evaluator, x0)

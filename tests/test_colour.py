@@ -6,7 +6,7 @@ import scipy.linalg
 import tensorflow as tf
 from PIL import Image
 
-from style_transfer import colour, images, transfer
+from style_transfer import colour, images, score, transfer
 from style_transfer.errors import InputError
 from style_transfer.settings import Settings
 
@@ -153,3 +153,20 @@ def test_luminance_transfer_output_keeps_the_contents_chroma(tubingen, starry_ni
     assert result.manifest["settings"]["preserve_colour"] == "luminance"
     assert result.manifest["settings"]["match_luminance"] is True
     assert result.history["total"][-1] < result.history["total"][0]
+
+
+def test_score_matches_the_style_colours_as_a_histogram_transfer_does(
+    tubingen, starry_night, tmp_path
+):
+    output = tmp_path / "kept.png"
+    kwargs = {"size": 32, "iterations": 5, "progress": False}
+    result = transfer(tubingen, starry_night, preserve_colour="histogram", output=output, **kwargs)
+    final = result.manifest["final_loss"]["total"]
+    kept = score(output, tubingen, starry_night, preserve_colour="histogram")
+    assert kept["total_loss"] == pytest.approx(final, rel=0.02)
+    assert score(output, tubingen, starry_night)["total_loss"] > 1.2 * final
+    # The same as scoring against the style matched by hand at the image's size.
+    content = images.resize_to(images.load_image(tubingen), 24, 32)
+    style = images.resize_to(images.load_image(starry_night), 24, 32)
+    by_hand = score(output, content, colour.match_histogram(style, content))
+    assert by_hand["total_loss"] == pytest.approx(kept["total_loss"], rel=1e-6)

@@ -7,7 +7,7 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
-from style_transfer import masks, transfer
+from style_transfer import masks, score, transfer
 from style_transfer.errors import InputError
 from style_transfer.objective import Objective
 from style_transfer.settings import PAPER_STYLE_LAYERS, Settings
@@ -179,3 +179,10 @@ def test_two_region_transfer_records_its_masks(tmp_path, tubingen, starry_night,
     ]
     assert [s["blend_weight"] for s in styles] == [0.5, 0.5]
     assert styles[0]["style_mask"] is None
+    # score prepares the masks as transfer does: the saved output scores its final loss
+    # (to the 8-bit rounding), and ignoring the masks scores something else.
+    given = {"masks": [tmp_path / "sky.png", tmp_path / "ground.png"]}
+    styles = [starry_night, images_dir / "composition_vii.jpg"]
+    final = result.manifest["final_loss"]["total"]
+    assert score(output, tubingen, styles, **given)["total_loss"] == pytest.approx(final, rel=0.02)
+    assert score(output, tubingen, styles)["total_loss"] > 1.2 * final

@@ -1,14 +1,18 @@
 """End to end with the real weights: the objective falls, the manifest is complete, runs repeat."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
 import pytest
 
-from style_transfer import score, transfer
+from style_transfer import Settings, manifest, score, transfer
+from style_transfer.errors import InputError
+from style_transfer.solve import RunRecord
 from style_transfer.weights import WEIGHTS_MD5
 
+REPO = Path(__file__).resolve().parents[1]
 MANIFEST_KEYS = {
     "preset", "settings", "weights", "inputs", "sizes", "start", "output", "optimizer",
     "final_loss", "loss_history", "wall_time_s", "versions", "command",
@@ -101,3 +105,72 @@ def test_adam_optimizer_lowers_the_loss(tubingen, starry_night):
     )
     assert result.manifest["optimizer"]["iterations"] == 10
     assert result.history["total"][-1] < result.history["total"][0]
+
+
+def synthetic_record(**changes) -> RunRecord:
+    """A RunRecord made by hand (no network): what solve.run would return for a 4x3 run."""
+    fields = {
+        "image": np.zeros((3, 4, 3), np.uint8),
+        "optimised": np.zeros((3, 4, 3), np.float32),
+        "history": {"total": [3.0, 2.0], "content": [1.0, 0.5]},
+        "final_loss": {"total": 2.0, "content": 0.5},
+        "status": "completed",
+        "stop_reason": "done",
+        "iterations": 1,
+        "evaluations": 3,
+        "optimize_time_s": 0.12345,
+        "wall_time_s": 0.56789,
+        "size": (4, 3),
+        "style_sizes": ((4, 3),),
+        "start": {"init": "content"},
+        "weights": {"md5": "abc"},
+        "deepest_layer": "block5_conv1",
+        "inputs": {"content": {"path": "/c.png"}, "style": {"path": "/s.png"}},
+    }
+    return RunRecord(**{**fields, **changes})
+
+
+def test_manifest_is_built_from_the_record_field_by_field(tmp_path):
+    settings = Settings(optimizer="adam").resolve()
+    record = synthetic_record()
+    built = manifest.build(record, settings, output=tmp_path / "out.png")
+    assert built["settings"] == settings.as_dict() and built["preset"] == "paper"
+    assert built["optimizer"] == {
+        "name": "adam", "status": "completed", "stop_reason": "done", "iterations": 1,
+        "function_evaluations": 3,
+    }  # fmt: skip
+    assert built["sizes"] == {"output": [4, 3], "style": [4, 3]}
+    assert built["output"] == {
+        "path": str(tmp_path / "out.png"),
+        "size": [4, 3],
+        "loss_plot": str(tmp_path / "out.loss.png"),
+    }
+    assert built["network"] == {"pooling": "avg", "deepest_layer": "block5_conv1"}
+    assert built["final_loss"] == record.final_loss and built["loss_history"] == record.history
+    assert (built["start"], built["inputs"], built["weights"]) == (
+        record.start, record.inputs, record.weights,
+    )  # fmt: skip
+    assert (built["wall_time_s"], built["optimize_time_s"]) == (0.568, 0.123)
+    assert "coarse_to_fine" not in built
+    two = manifest.build(synthetic_record(style_sizes=((4, 3), (2, 2))), settings)
+    assert two["sizes"]["styles"] == [[4, 3], [2, 2]] and two["output"]["path"] is None
+    assert json.loads(json.dumps(built)) == built  # plain JSON, statuses included
+
+
+def test_built_manifest_has_the_committed_manifests_keys():
+    """Committed manifests (results/, docs/) are reread by reproduce: same keys, same layout."""
+    built = manifest.build(synthetic_record(), Settings().resolve())
+    committed = sorted((REPO / "results" / "fig2").glob("*.json"))
+    committed.append(REPO / "docs" / "tubingen_starry_night.jpg.json")
+    for path in committed:
+        old = json.loads(path.read_text())
+        assert list(old) == list(built), path
+        for section in ("network", "sizes", "output", "optimizer", "versions"):
+            assert list(old[section]) == list(built[section]), (path, section)
+        assert set(old["settings"]) <= set(built["settings"]), path
+
+
+def test_score_refuses_luminance_preservation_in_one_line(tubingen, starry_night):
+    with pytest.raises(InputError, match="score cannot use preserve_colour 'luminance'") as error:
+        score(tubingen, tubingen, starry_night, preserve_colour="luminance")
+    assert "\n" not in str(error.value)
