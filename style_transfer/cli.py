@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(score, setting_names("score"), objective)
 
     _add_reproduction_commands(commands)
+    from .sweep import add_commands as add_job_commands  # sweep, batch (jobs.py)
+
+    add_job_commands(commands)
 
     bench = commands.add_parser("bench", help="benchmark against the hardware floor (bench.py)")
     from .bench import add_arguments as add_bench_arguments
@@ -312,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "weights":
         _import_tensorflow_quietly()
-    handler = {
+    handler = getattr(args, "handler", None) or {
         "transfer": _transfer, "score": _score, "weights": _weights,
         "reproduce": _reproduce, "compare": _compare, "bench": _bench,
     }[args.command]  # fmt: skip

@@ -13,6 +13,7 @@ EXIT_INTERNAL = 1  # a bug: an unexpected exception (traceback shown)
 EXIT_BAD_INPUT = 2  # bad path, image, setting or flag (argparse uses 2 too)
 EXIT_RESOURCE = 3  # weights or an image could not be obtained or are corrupt
 EXIT_DIVERGED = 4  # the loss became non-finite; the best image so far was saved
+EXIT_SOME_FAILED = 5  # many jobs (jobs.py): some failed, each said why; the others were saved
 EXIT_INTERRUPTED = 130  # Ctrl-C; the best image so far was saved (128 + SIGINT)
 
 

@@ -1,0 +1,355 @@
+"""``sweep`` (one image, a grid of settings) and ``batch`` (many photos × many styles).
+
+Both build a list of :class:`~style_transfer.jobs.Job`, run it with
+:func:`~style_transfer.jobs.run_jobs` (here, or on Ray with ``--workers``/``--ray-address``),
+and write a table of every job's settings and final losses (``table.csv``, ``table.json``);
+``sweep`` also writes a labelled grid figure (``grid.png``).
+
+The grid rule (``--grid NAME=VALUES ...``): NAME is any ``Settings`` field, written with
+``-`` or ``_`` (``ratio``, ``style-layers``, ``tv-weight``, ``init``, ``seed``, ...). For a
+single-valued setting, ``,`` separates the values: ``ratio=1e-5,1e-4,1e-3``. For a
+list-valued setting (``style-layers``, ``style-blend-weights``), ``:`` separates the values
+and ``,`` the items of one value: ``style-layers=conv1_1:conv1_1,conv2_1`` is two values,
+``[conv1_1]`` and ``[conv1_1, conv2_1]``. ``none`` is None for settings that may be unset.
+The cells are the cartesian product, the first ``--grid`` varying slowest; in the figure the
+last one runs along the columns and the others down the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import glob
+import io
+import itertools
+import json
+import math
+import os
+import re
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import replace_atomically
+from .errors import InputError
+from .jobs import FAILED, Job, JobsReport, add_arguments, placement_from_args, run_jobs
+from .manifest import write_json_atomic
+from .settings import Settings
+
+LIST_SEPARATOR, ITEM_SEPARATOR, VALUE_SEPARATOR = ":", ",", ","
+TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+EXTENSION = ".png"  # lossless: a reused cell is exactly what was optimised
+GRID_FIGURE, TABLE = "grid.png", "table"
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """One ``--grid`` entry: a setting and its values (with the text each was given as)."""
+
+    name: str  # the Settings field
+    values: tuple[object, ...]
+    texts: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", "-")
+
+
+def parse_grid(specs: Sequence[str]) -> list[Axis]:
+    """``["ratio=1e-5,1e-4", "style-layers=conv1_1:conv1_1,conv2_1"]`` -> axes (the rule
+    is in the module docstring); InputError naming the entry for anything unparsable."""
+    hints = typing.get_type_hints(Settings)
+    axes: list[Axis] = []
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        field = name.strip().replace("-", "_")
+        if not sep or not text:
+            raise InputError(
+                f"--grid {spec!r} has no values; write NAME=V1,V2 e.g. ratio=1e-4,1e-3"
+            )
+        if field not in hints:
+            valid = ", ".join(sorted(n.replace("_", "-") for n in hints))
+            raise InputError(f"--grid {spec!r}: unknown setting {name!r}; use one of {valid}")
+        if any(a.name == field for a in axes):
+            raise InputError(f"--grid names {name!r} twice; give each setting once")
+        kind = hints[field]
+        listed = _is_list(kind)
+        texts = tuple(text.split(LIST_SEPARATOR if listed else VALUE_SEPARATOR))
+        values = tuple(_convert(field, kind, t.strip(), listed) for t in texts)
+        axes.append(Axis(field, values, tuple(t.strip() for t in texts)))
+    return axes
+
+
+def _is_list(kind: object) -> bool:
+    return any(
+        typing.get_origin(k) in (Sequence, list, tuple) for k in (kind, *typing.get_args(kind))
+    )
+
+
+def _convert(field: str, kind: object, text: str, listed: bool) -> object:
+    options = typing.get_args(kind) or (kind,)
+    where = f"--grid {field.replace('_', '-')}: value {text!r}"
+    if not text:
+        raise InputError(f"{where} is empty; remove the extra separator")
+    if text.lower() == "none" and type(None) in options:
+        return None
+    if listed:
+        items = [item.strip() for item in text.split(ITEM_SEPARATOR)]
+        numbers = any(typing.get_args(k) == (float,) for k in options)
+        try:
+            return tuple(float(i) for i in items) if numbers else tuple(items)
+        except ValueError:
+            raise InputError(f"{where}: every item must be a number, e.g. 0.7,0.3") from None
+    for type_ in (bool, int, float):
+        if type_ in options:
+            try:
+                if type_ is bool:
+                    if text.lower() not in TRUE + FALSE:
+                        raise ValueError
+                    return text.lower() in TRUE
+                return type_(text)
+            except ValueError:
+                raise InputError(
+                    f"{where} is not a {type_.__name__}; e.g. 1e-3, 100, true"
+                ) from None
+    return text
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe form of a grid value: ``conv1_1,conv2_1`` -> ``conv1_1+conv2_1``."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "-", text.replace(ITEM_SEPARATOR, "+"))
+
+
+def sweep_jobs(
+    content: str | os.PathLike,
+    styles: Sequence[str | os.PathLike],
+    axes: Sequence[Axis],
+    base: Settings,
+    out: str | os.PathLike,
+    **inputs: object,
+) -> list[Job]:
+    """One job per cell of the grid, in product order, writing ``out/NAME=VALUE_....png``."""
+    jobs = []
+    for cell in itertools.product(*(range(len(a.values)) for a in axes)):
+        overrides = {a.name: a.values[i] for a, i in zip(axes, cell)}
+        name = "_".join(f"{a.label}={_slug(a.texts[i])}" for a, i in zip(axes, cell)) or "cell"
+        settings = dataclasses.replace(base, **overrides)
+        jobs.append(
+            Job(name, content, tuple(styles), settings, Path(out, name + EXTENSION), **inputs)
+        )
+    return jobs
+
+
+def batch_jobs(
+    contents: Sequence[str | os.PathLike],
+    styles: Sequence[str | os.PathLike],
+    base: Settings,
+    out: str | os.PathLike,
+) -> list[Job]:
+    """Every content image in every style, writing ``out/CONTENT_STYLE.png``."""
+    return [
+        Job(f"{Path(c).stem}_{Path(s).stem}", c, (s,), base,
+            Path(out, f"{Path(c).stem}_{Path(s).stem}{EXTENSION}"))
+        for c in contents for s in styles
+    ]  # fmt: skip
+
+
+def expand(patterns: Sequence[str]) -> list[str]:
+    """File names and glob patterns (quoted, so the shell leaves them) as a list of files."""
+    files: list[str] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            found = sorted(glob.glob(pattern))
+            if not found:
+                raise InputError(f"no file matches {pattern!r}; check the pattern and the folder")
+            files += found
+        else:
+            files.append(pattern)
+    return files
+
+
+# ------------------------------------------------------------------- figure and table
+
+
+def write_table(report: JobsReport, out: str | os.PathLike, name: str = TABLE) -> list[Path]:
+    """``NAME.csv`` and ``NAME.json`` in ``out``: each job's status, resolved settings,
+    final losses, iterations and wall time (failed jobs: their error)."""
+    rows = [_row(o) for o in report.outcomes]
+    json_path = write_json_atomic(Path(out, f"{name}.json"), {"jobs": rows})
+    columns = list(dict.fromkeys(key for row in rows for key in _flat(row)))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_flat(row) for row in rows)
+    csv_path = Path(out, f"{name}.csv")
+    with replace_atomically(csv_path, text=True) as handle:
+        handle.write(text.getvalue())
+    return [csv_path, json_path]
+
+
+def _row(outcome) -> dict:
+    job, manifest = outcome.job, outcome.manifest or {}
+    try:
+        settings = job.settings.resolve().as_dict()
+    except InputError:
+        settings = {}
+    return {
+        "job": job.name,
+        "image": str(job.output),
+        "status": outcome.status,
+        "error": outcome.error,
+        "settings": manifest.get("settings", settings),
+        "final_loss": manifest.get("final_loss", {}),
+        "iterations": manifest.get("optimizer", {}).get("iterations"),
+        "wall_time_s": manifest.get("wall_time_s"),
+    }
+
+
+def _flat(row: dict) -> dict:
+    flat = {}
+    for key, value in row.items():
+        if key in ("settings", "final_loss"):
+            prefix = "" if key == "settings" else "final_loss."
+            for name, inner in value.items():
+                flat[prefix + name] = (
+                    json.dumps(inner) if isinstance(inner, (dict, list)) else inner
+                )
+        else:
+            flat[key] = value
+    return flat
+
+
+def grid_figure(
+    report: JobsReport, axes: Sequence[Axis], path: str | os.PathLike, title: str = ""
+) -> Path:
+    """The cells as a labelled grid, the last axis across, the others down (written atomically)."""
+    from matplotlib.figure import Figure
+
+    from . import images
+    from .plots import save_figure
+
+    cols = len(axes[-1].values) if axes else 1
+    lead = list(itertools.product(*(range(len(a.values)) for a in axes[:-1])))
+    rows = len(lead)
+    figure = Figure(figsize=(2.4 * cols + 1.0, 2.4 * rows + 0.8), layout="constrained")
+    grid = figure.subplots(rows, cols, squeeze=False)
+    for index, (ax, outcome) in enumerate(zip(grid.flat, report.outcomes)):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        row, col = divmod(index, cols)
+        if outcome.status in ("saved", "reused"):
+            ax.imshow(images.load_image(outcome.job.output).astype(np.uint8))
+            loss = (outcome.manifest or {}).get("final_loss", {}).get("total")
+            if loss is not None and math.isfinite(loss):
+                ax.set_xlabel(f"loss {loss:.3g}", fontsize=7)
+        else:
+            ax.set_facecolor("0.92")
+            ax.text(0.5, 0.5, outcome.status, ha="center", va="center", transform=ax.transAxes)
+        if row == 0 and axes:
+            ax.set_title(f"{axes[-1].label} = {axes[-1].texts[col]}", fontsize=8)
+        if col == 0 and lead and lead[row]:
+            label = "\n".join(f"{a.label} = {a.texts[i]}" for a, i in zip(axes[:-1], lead[row]))
+            ax.set_ylabel(label, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return save_figure(figure, path)
+
+
+# ------------------------------------------------------------------------ commands
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """The ``sweep`` and ``batch`` subcommands, with the ``transfer`` command's flags."""
+    transfer = commands.choices["transfer"]
+    sweep = commands.add_parser("sweep", help="one image under a grid of settings (jobs.py)")
+    sweep.add_argument("content", help="content image (the photo)")
+    sweep.add_argument("style", nargs="+", help="style image(s); several are blended")
+    sweep.add_argument("--out", required=True, help="output folder (created if needed)")
+    sweep.add_argument(
+        "--grid", nargs="+", required=True, metavar="NAME=VALUES",
+        help="settings to vary, e.g. ratio=1e-5,1e-4 style-layers=conv1_1:conv1_1,conv2_1 "
+        "(for list settings ':' separates values, ',' items); every combination is run",
+    )  # fmt: skip
+    _copy_flags(transfer, sweep, skip={"output", "save_every"})
+    add_arguments(sweep)
+    sweep.set_defaults(handler=_sweep)
+
+    batch = commands.add_parser("batch", help="every content image in every style (jobs.py)")
+    batch.add_argument(
+        "content", nargs="+", help="content images or quoted patterns ('photos/*.jpg')"
+    )
+    batch.add_argument("--style", required=True, nargs="+", help="style images, one job each")
+    batch.add_argument("-o", "--out", required=True, help="output folder (created if needed)")
+    _copy_flags(
+        transfer,
+        batch,
+        skip={"output", "save_every", "style_blend_weights", "masks", "style_masks"},
+    )
+    add_arguments(batch)
+    batch.set_defaults(handler=_batch)
+
+
+def _copy_flags(source: argparse.ArgumentParser, target: argparse.ArgumentParser, skip) -> None:
+    """``source``'s optional flags on ``target`` too, in their groups (as ``parents=`` does)."""
+    for group in source._action_groups:
+        actions = [
+            a for a in group._group_actions
+            if a.option_strings and a.dest not in skip and a.dest != "help"
+        ]  # fmt: skip
+        if actions:
+            into = (
+                target
+                if group is source._optionals
+                else target.add_argument_group(group.title, group.description)
+            )
+            for action in actions:
+                into._add_action(action)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Every ``Settings`` field the command has a flag for (the flags' dest is the field)."""
+    return Settings(
+        **{
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(Settings)
+            if hasattr(args, f.name)
+        }
+    )
+
+
+def _reporter(args: argparse.Namespace):
+    def report(line: str) -> None:
+        if not args.quiet or " failed" in line:
+            print(line, flush=True)
+
+    return report
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    axes = parse_grid(args.grid)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = {"masks": tuple(args.masks) if args.masks else None,
+              "style_masks": tuple(args.style_masks) if args.style_masks else None}  # fmt: skip
+    jobs = sweep_jobs(args.content, args.style, axes, _settings(args), out, **inputs)
+    report = run_jobs(jobs, placement_from_args(args), force=args.force, report=_reporter(args))
+    return _summarise(report, out, axes)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = batch_jobs(expand(args.content), args.style, _settings(args), out)
+    report = run_jobs(jobs, placement_from_args(args), force=args.force, report=_reporter(args))
+    return _summarise(report, out, None)
+
+
+def _summarise(report: JobsReport, out: Path, axes: Sequence[Axis] | None) -> int:
+    written = write_table(report, out)
+    if axes is not None and report.count(FAILED) + report.count("not run") < len(report.outcomes):
+        written.append(grid_figure(report, axes, out / GRID_FIGURE))
+    print(f"{report.summary()}; wrote {', '.join(str(p) for p in written)}")
+    return report.exit_code
