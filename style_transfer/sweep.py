@@ -330,8 +330,7 @@ def _reporter(args: argparse.Namespace):
 
 def _sweep(args: argparse.Namespace) -> int:
     axes = parse_grid(args.grid)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(args.out)
     inputs = {"masks": tuple(args.masks) if args.masks else None,
               "style_masks": tuple(args.style_masks) if args.style_masks else None}  # fmt: skip
     jobs = sweep_jobs(args.content, args.style, axes, _settings(args), out, **inputs)
@@ -340,11 +339,21 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(args.out)
     jobs = batch_jobs(expand(args.content), args.style, _settings(args), out)
     report = run_jobs(jobs, placement_from_args(args), force=args.force, report=_reporter(args))
     return _summarise(report, out, None)
+
+
+def _output_folder(path: str) -> Path:
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"cannot create output folder {path!r}: {error.strerror or error}; choose another --out"
+        ) from None
+    return out
 
 
 def _summarise(report: JobsReport, out: Path, axes: Sequence[Axis] | None) -> int:
