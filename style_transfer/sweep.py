@@ -41,6 +41,7 @@ from .settings import Settings
 
 LIST_SEPARATOR, ITEM_SEPARATOR, VALUE_SEPARATOR = ":", ",", ","
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+KINDS = {bool: "true or false", int: "a whole number, e.g. 3", float: "a number, e.g. 1e-3"}
 EXTENSION = ".png"  # lossless: a reused cell is exactly what was optimised
 GRID_FIGURE, TABLE = "grid.png", "table"
 
@@ -112,9 +113,7 @@ def _convert(field: str, kind: object, text: str, listed: bool) -> object:
                     return text.lower() in TRUE
                 return type_(text)
             except ValueError:
-                raise InputError(
-                    f"{where} is not a {type_.__name__}; e.g. 1e-3, 100, true"
-                ) from None
+                raise InputError(f"{where} is not {KINDS[type_]}") from None
     return text
 
 

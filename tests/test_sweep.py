@@ -34,7 +34,7 @@ def test_grid_rule_colon_separates_list_values_comma_their_items():
         ("alpha=1,2", "unknown setting 'alpha'; use one of"),
         ("ratio", "has no values"),
         ("ratio=1e-3,", "is empty"),
-        ("seed=1.5", "is not a int"),
+        ("seed=1.5", "is not a whole number"),
         ("style-blend-weights=0.5,x", "every item must be a number"),
     ],
 )
@@ -81,6 +81,7 @@ def test_expand_patterns(tmp_path):
         expand([str(tmp_path / "*.png")])
 
 
+@pytest.mark.slow
 def test_sweep_command_writes_cells_grid_and_table_then_resumes(
     tmp_path, tubingen, starry_night, capsys
 ):
