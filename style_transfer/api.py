@@ -198,7 +198,7 @@ def score(
     prepared = inputs.prepare(sources, resolved, shape=(height, width))
     extractor, weights = load_network(resolved)
     objective = solve.build_objective(extractor, resolved, prepared)
-    terms = objective.terms(tf.constant(network.preprocess(rgb)[None])).numpy().astype(float)
+    terms = objective.named(objective.terms(tf.constant(network.preprocess(rgb)[None])).numpy())
     return {
         "image": str(image) if isinstance(image, (str, os.PathLike)) else None,
         "size": [width, height],
@@ -210,10 +210,10 @@ def score(
         "style_weight": resolved.style_weight,
         "tv_weight": resolved.tv_weight,
         "style_blend_weights": prepared.blend,
-        "content_loss": terms[1],
-        "style_losses": dict(zip(resolved.style_layers, terms[4:])),
-        "style_loss": terms[2],
-        "tv_loss": terms[3],
-        "total_loss": terms[0],
+        "content_loss": terms["content"],
+        "style_losses": terms.style_losses(),
+        "style_loss": terms["style"],
+        "tv_loss": terms["tv"],
+        "total_loss": terms.total,
         "weights_md5": weights["md5"],
     }

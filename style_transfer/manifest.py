@@ -77,7 +77,8 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
     A coarse-to-fine record adds ``coarse_to_fine`` with the schedule and one entry per
     scale; its top-level numbers are the whole run's, its losses the finest scale's.
     """
-    from .plots import loss_plot_path  # matplotlib only when a manifest is built
+    from .optimize import Status  # a run's modules, loaded only once there is a run
+    from .plots import loss_plot_path
 
     width, height = record.size
     sizes = {"output": [width, height], "style": list(record.style_sizes[0])}
@@ -92,7 +93,7 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
     }
     c2f = record.coarse_to_fine
     if c2f is not None:
-        optimizer["scales_completed"] = sum(s.status == "completed" for s in c2f.scales)
+        optimizer["scales_completed"] = sum(s.status == Status.COMPLETED for s in c2f.scales)
     manifest = {
         "tool": "style_transfer",
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import inputs, solve
 from .memory import check_memory
+from .optimize import Status
 from .settings import ResolvedSettings
 from .solve import CoarseToFine, RunRecord
 
@@ -69,7 +70,7 @@ def coarse_to_fine(
             prepared, settings, start=start, output=output if last else None, progress=progress
         )
         records.append(record)
-        if record.status != "completed":
+        if record.status != Status.COMPLETED:
             break  # interrupted or diverged: keep this scale's best image
         start = record.optimised
     return compose(records, plan, time.perf_counter() - started + sources.seconds)

@@ -6,7 +6,7 @@ built; every evaluation then runs the image through the network exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
@@ -15,6 +15,38 @@ import tensorflow as tf
 from . import masks
 from .losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
 from .settings import ResolvedSettings
+
+
+class LossTerms:
+    """One evaluation's terms, read by name: ``terms["content"]``, ``terms.total``.
+
+    A view of the vector ``Objective.terms`` returns (no copy) with the objective's shared
+    name -> position table, so building one per iteration costs next to nothing.
+    """
+
+    __slots__ = ("_index", "style_layers", "values")
+
+    def __init__(
+        self, values: np.ndarray, index: Mapping[str, int], style_layers: Sequence[str]
+    ) -> None:
+        self.values = values
+        self._index = index
+        self.style_layers = style_layers
+
+    def __getitem__(self, name: str) -> float:
+        return float(self.values[self._index[name]])
+
+    @property
+    def total(self) -> float:
+        return self["total"]
+
+    def style_losses(self) -> dict[str, float]:
+        """E_l (unweighted) of every style layer."""
+        return {layer: self[layer] for layer in self.style_layers}
+
+    def as_dict(self) -> dict[str, float]:
+        """Every term by name, in ``Objective.term_names`` order."""
+        return {name: self[name] for name in self._index}
 
 
 class Objective:
@@ -45,6 +77,7 @@ class Objective:
         self.settings = settings
         self.style_layers = list(settings.style_layers)
         self.term_names = ["total", "content", "style", "tv", *self.style_layers]
+        self.term_index = {name: i for i, name in enumerate(self.term_names)}
         blend = [1.0] * len(style_bgrs) if style_blend is None else [float(b) for b in style_blend]
         self.style_blend = blend
 
@@ -76,6 +109,14 @@ class Objective:
                     gram *= float(np.prod(shapes[layer]) / np.prod(style_shape))
                 targets[layer] = gram
             self.style_targets.append(targets)
+
+    def named(self, values: np.ndarray) -> LossTerms:
+        """A terms vector (from ``terms`` or the Evaluator) read by name."""
+        return LossTerms(values, self.term_index, self.style_layers)
+
+    def history(self, vectors: Sequence[np.ndarray]) -> dict[str, list[float]]:
+        """Terms vectors, one per iteration, as ``{name: [value per iteration]}``."""
+        return {name: [float(v[i]) for v in vectors] for name, i in self.term_index.items()}
 
     def _features(self, image_bgr: np.ndarray) -> dict[str, tf.Tensor]:
         batch = tf.constant(np.asarray(image_bgr, np.float32)[None])
@@ -113,4 +154,6 @@ class Objective:
         )
         tv = total_variation_loss(image)
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
-        return tf.stack([total, content, style, tv, *layer_losses])
+        named = {"total": total, "content": content, "style": style, "tv": tv}
+        named.update(zip(self.style_layers, layer_losses))
+        return tf.stack([named[name] for name in self.term_names])

@@ -6,6 +6,7 @@ seen so far, with the reason they stopped.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,12 +15,20 @@ import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
+from .errors import InputError
 from .evaluator import Evaluator, NonFiniteLossError
+from .settings import OPTIMIZERS
 
 # Called after every iteration with (iteration, x, loss terms).
 IterationCallback = Callable[[int, np.ndarray, np.ndarray], None]
 
-COMPLETED, INTERRUPTED, DIVERGED = "completed", "interrupted", "diverged"
+
+class Status(enum.StrEnum):
+    """How a run ended; a ``str``, so manifests store and compare it as plain text."""
+
+    COMPLETED = "completed"  # ran its iterations (or the optimiser's own stop)
+    INTERRUPTED = "interrupted"  # Ctrl-C: the best image so far
+    DIVERGED = "diverged"  # the loss became non-finite: the best finite image
 
 
 @dataclass
@@ -27,7 +36,7 @@ class Outcome:
     """What an optimisation run produced and why it stopped."""
 
     x: np.ndarray
-    status: str  # completed | interrupted | diverged
+    status: Status
     stop_reason: str
     iterations: int
     evaluations: int
@@ -45,7 +54,12 @@ def minimize(
     learning_rate: float = 10.0,
     on_iteration: IterationCallback | None = None,
 ) -> Outcome:
-    """Minimise the evaluator's loss from ``x0`` for ``iterations`` iterations."""
+    """Minimise the evaluator's loss from ``x0`` for ``iterations`` iterations.
+
+    ``optimizer`` is ``"lbfgs"`` or ``"adam"``; any other name is refused before any work.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise InputError(f"unknown optimizer {optimizer!r}; use {' or '.join(OPTIMIZERS)}")
     x0 = np.asarray(x0, np.float64).ravel()
     history = [evaluator.evaluate(x0)[0]]
     done = 0
@@ -58,16 +72,16 @@ def minimize(
         if on_iteration is not None:
             on_iteration(done, x, terms)
 
-    status, reason = COMPLETED, ""
+    status, reason = Status.COMPLETED, ""
     try:
         if optimizer == "lbfgs":
             reason = _lbfgs(evaluator, x0, iterations, bounds, lbfgs_history, record)
         else:
             reason = _adam(evaluator, x0, iterations, bounds, learning_rate, record)
     except KeyboardInterrupt:
-        status, reason = INTERRUPTED, f"interrupted by the user after {done} iterations"
+        status, reason = Status.INTERRUPTED, f"interrupted by the user after {done} iterations"
     except NonFiniteLossError as error:
-        status, reason = DIVERGED, f"stopped: {error}; kept the best finite image"
+        status, reason = Status.DIVERGED, f"stopped: {error}; kept the best finite image"
     best = evaluator.best_x if evaluator.best_x is not None else x0
     return Outcome(best, status, reason, done, evaluator.evaluations, history)
 

@@ -24,7 +24,7 @@ from .errors import InputError
 from .evaluator import Evaluator, NonFiniteLossError
 from .inputs import Prepared, describe
 from .objective import Objective
-from .optimize import COMPLETED, minimize
+from .optimize import Status, minimize
 from .settings import INITS, ResolvedSettings
 from .weights import WEIGHTS_MD5, load_vgg19_weights, resolve_weights, weights_info
 
@@ -46,7 +46,7 @@ class RunRecord:
     optimised: np.ndarray  # float RGB before colour.finish: where a finer scale starts from
     history: dict[str, list[float]]  # loss terms per iteration by name; index 0 is the start
     final_loss: dict[str, float]  # the terms at the returned image
-    status: str  # completed | interrupted | diverged
+    status: Status
     stop_reason: str
     iterations: int
     evaluations: int
@@ -191,13 +191,12 @@ def _on_iteration(
 ) -> Callable[[int, np.ndarray, np.ndarray], None]:
     """The per-iteration hook: the progress bar and, with an output, the snapshots."""
     height, width = inputs.shape
-    names = objective.term_names
     bar = keras.utils.Progbar(settings.iterations, stateful_metrics=["loss", "content", "style"])
 
     def on_iteration(iteration: int, x: np.ndarray, terms: np.ndarray) -> None:
         if progress:
-            named = dict(zip(names, terms))
-            shown = [("loss", named["total"]), ("content", named["content"])]
+            named = objective.named(terms)
+            shown = [("loss", named.total), ("content", named["content"])]
             bar.update(iteration, [*shown, ("style", named["style"])])
         if output is not None and settings.save_every and iteration % settings.save_every == 0:
             snapshot = output.with_name(f"{output.stem}.iter{iteration:05d}{output.suffix}")
@@ -245,18 +244,17 @@ def run(
         on_iteration=_on_iteration(settings, inputs, objective, output, progress),
     )
     optimize_seconds = time.perf_counter() - optimize_started
-    if progress and outcome.status != COMPLETED:
+    if progress and outcome.status != Status.COMPLETED:
         print(f"\n{outcome.stop_reason}")
 
     optimised = network.deprocess(outcome.x.reshape(height, width, 3))
     finished = colour.finish(optimised, inputs.content, settings.preserve_colour)
-    final_terms = evaluator.evaluate(outcome.x)[0]
-    names = objective.term_names
+    final_terms = objective.named(evaluator.evaluate(outcome.x)[0])
     return RunRecord(
         image=np.round(finished).astype(np.uint8),
         optimised=optimised,
-        history={name: [float(t[i]) for t in outcome.history] for i, name in enumerate(names)},
-        final_loss={name: float(value) for name, value in zip(names, final_terms)},
+        history=objective.history(outcome.history),
+        final_loss=final_terms.as_dict(),
         status=outcome.status,
         stop_reason=outcome.stop_reason,
         iterations=outcome.iterations,

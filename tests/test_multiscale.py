@@ -78,3 +78,28 @@ def test_cli_scales_flag(tubingen, starry_night, tmp_path, capsys):
     manifest = json.loads(output.with_name("cli.png.json").read_text())
     assert [s["size"] for s in manifest["coarse_to_fine"]["schedule"]] == [32, 64]
     assert np.asarray(manifest["sizes"]["output"]).tolist() == [64, 48]
+
+
+def test_compose_sums_the_scales_and_the_manifest_lists_each(tmp_path):
+    """Records made by hand (test_transfer.synthetic_record): no network needed."""
+    from test_transfer import synthetic_record
+
+    from style_transfer import manifest
+    from style_transfer.multiscale import compose
+    from style_transfer.optimize import Status
+
+    coarse = synthetic_record(size=(2, 1), iterations=4, evaluations=9, optimize_time_s=1.0)
+    fine = synthetic_record(
+        start={"init": "previous scale"}, status=Status.INTERRUPTED, optimize_time_s=2.0
+    )
+    whole = compose([coarse, fine], [(2, 4), (4, 2)], seconds=5.0)
+    assert (whole.iterations, whole.evaluations, whole.optimize_time_s) == (5, 12, 3.0)
+    assert whole.start == coarse.start and whole.status == Status.INTERRUPTED
+    assert whole.size == fine.size and whole.wall_time_s == 5.0
+    built = manifest.build(whole, Settings(size=64, scales=2).resolve())
+    assert built["optimizer"]["scales_completed"] == 1 and built["optimizer"]["iterations"] == 5
+    c2f = built["coarse_to_fine"]
+    assert c2f["schedule"] == [{"size": 2, "iterations": 4}, {"size": 4, "iterations": 2}]
+    assert [s["size"] for s in c2f["scales"]] == [[2, 1], [4, 3]]
+    assert [s["status"] for s in c2f["scales"]] == ["completed", "interrupted"]
+    assert built["settings"]["scales"] == 2 and built["loss_history"] == fine.history

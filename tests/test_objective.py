@@ -51,12 +51,16 @@ def test_preset_objective_matches_numpy(preset):
     objective = Objective(fake_extractor, Settings(preset=preset).resolve(), content, [style])
     terms = objective.terms(tf.constant(x[None])).numpy()
     total, c, s, e = numpy_objective(x, content, style, preset)
-    named = dict(zip(objective.term_names, terms))
+    named = objective.named(terms)  # read by name, never by position
     assert named["content"] == pytest.approx(c, rel=1e-5)
     assert named["style"] == pytest.approx(s, rel=1e-5)
-    for layer in PAPER_STYLE_LAYERS:
-        assert named[layer] == pytest.approx(e[layer], rel=1e-5)
-    assert named["total"] == pytest.approx(total, rel=1e-5)
+    assert named.style_losses() == pytest.approx(e, rel=1e-5)
+    assert list(named.style_losses()) == list(PAPER_STYLE_LAYERS)
+    assert named.total == named["total"] == pytest.approx(total, rel=1e-5)
+    assert list(named.as_dict()) == objective.term_names == ["total", "content", "style", "tv", *e]
+    history = objective.history([terms, 2 * terms])
+    assert history["content"] == pytest.approx([c, 2 * c], rel=1e-5)
+    assert list(history) == objective.term_names
 
 
 def test_paper_preset_hand_computed():

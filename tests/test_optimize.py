@@ -167,10 +167,6 @@ def test_nothing_better_than_x0_returns_x0():
     np.testing.assert_array_equal(outcome.x, X0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 4: an unknown optimizer name silently becomes Adam (helper core)",
-)
 def test_unknown_optimizer_is_refused_in_one_line():
     evaluator = Quadratic()
     with pytest.raises(InputError, match="sgd") as raised:

@@ -9,6 +9,7 @@ import pytest
 
 from style_transfer import Settings, manifest, score, transfer
 from style_transfer.errors import InputError
+from style_transfer.optimize import Status
 from style_transfer.solve import RunRecord
 from style_transfer.weights import WEIGHTS_MD5
 
@@ -114,7 +115,7 @@ def synthetic_record(**changes) -> RunRecord:
         "optimised": np.zeros((3, 4, 3), np.float32),
         "history": {"total": [3.0, 2.0], "content": [1.0, 0.5]},
         "final_loss": {"total": 2.0, "content": 0.5},
-        "status": "completed",
+        "status": Status.COMPLETED,
         "stop_reason": "done",
         "iterations": 1,
         "evaluations": 3,
@@ -174,3 +175,11 @@ def test_score_refuses_luminance_preservation_in_one_line(tubingen, starry_night
     with pytest.raises(InputError, match="score cannot use preserve_colour 'luminance'") as error:
         score(tubingen, tubingen, starry_night, preserve_colour="luminance")
     assert "\n" not in str(error.value)
+
+
+def test_status_is_an_enum_stored_and_compared_as_plain_text():
+    assert Status.DIVERGED == "diverged" and Status("interrupted") is Status.INTERRUPTED
+    assert [str(status) for status in Status] == ["completed", "interrupted", "diverged"]
+    built = manifest.build(synthetic_record(status=Status.DIVERGED), Settings().resolve())
+    stored = json.loads(json.dumps(built))["optimizer"]["status"]
+    assert stored == "diverged" and type(stored) is str
