@@ -1,7 +1,7 @@
 """One run at one size: prepared inputs in, a ``RunRecord`` out.
 
 The steps, in order: the start image; the network, the objective and its evaluator; a
-check that the start's loss is finite; the optimiser, with a progress bar and snapshots
+check that the start's loss is finite; the optimiser, with its progress (progress.py) and snapshots
 after each iteration; and the record of what came out. Nothing here writes the output or
 its manifest (``api.transfer`` and ``manifest.build`` do), and nothing reads files except
 an init image and the weights.
@@ -25,6 +25,7 @@ from .evaluator import Evaluator, NonFiniteLossError
 from .inputs import Prepared, describe
 from .objective import Objective
 from .optimize import Status, minimize
+from .progress import Progress
 from .settings import INITS, ResolvedSettings
 from .weights import WEIGHTS_MD5, load_vgg19_weights, resolve_weights, weights_info
 
@@ -187,24 +188,24 @@ def _on_iteration(
     inputs: Prepared,
     objective: Objective,
     output: Path | None,
-    progress: bool,
+    shown: Progress | None,
 ) -> Callable[[int, np.ndarray, np.ndarray], None]:
-    """The per-iteration hook: the progress bar and, with an output, the snapshots."""
-    height, width = inputs.shape
-    bar = keras.utils.Progbar(settings.iterations, stateful_metrics=["loss", "content", "style"])
+    """The per-iteration hook: the progress display and, with an output, the snapshots."""
 
     def on_iteration(iteration: int, x: np.ndarray, terms: np.ndarray) -> None:
-        if progress:
-            named = objective.named(terms)
-            shown = [("loss", named.total), ("content", named["content"])]
-            bar.update(iteration, [*shown, ("style", named["style"])])
+        if shown is not None:
+            shown.update(iteration, objective.named(terms), x)
         if output is not None and settings.save_every and iteration % settings.save_every == 0:
             snapshot = output.with_name(f"{output.stem}.iter{iteration:05d}{output.suffix}")
-            optimised = network.deprocess(x.reshape(height, width, 3))
-            finished = colour.finish(optimised, inputs.content, settings.preserve_colour)
-            images.save_image(finished, snapshot)
+            images.save_image(_finished(x, settings, inputs), snapshot)
 
     return on_iteration
+
+
+def _finished(x: np.ndarray, settings: ResolvedSettings, inputs: Prepared) -> np.ndarray:
+    """The optimiser's ``x`` as the RGB image it stands for (colour preservation applied)."""
+    optimised = network.deprocess(x.reshape(*inputs.shape, 3))
+    return colour.finish(optimised, inputs.content, settings.preserve_colour)
 
 
 def run(
@@ -219,7 +220,7 @@ def run(
 
     ``start``: an RGB image to begin from instead of ``settings.init`` (resized to fit);
     ``output``: where the final image will go, so snapshots every ``save_every``
-    iterations land beside it; ``progress``: show a progress bar. Ctrl-C or a non-finite
+    iterations land beside it; ``progress``: show the progress (progress.py). Ctrl-C or a non-finite
     loss ends the run early with the best image so far (``RunRecord.status`` says which).
     """
     started = time.perf_counter()
@@ -232,6 +233,13 @@ def run(
     x0 = network.preprocess(start_rgb)
     _check_start(evaluator, x0)
 
+    shown = None
+    if progress:
+        shown = Progress(
+            settings.iterations,
+            (settings.content_weight, settings.style_weight, settings.tv_weight),
+            preview=lambda x: _finished(x, settings, inputs),
+        )
     optimize_started = time.perf_counter()
     outcome = minimize(
         evaluator,
@@ -241,11 +249,11 @@ def run(
         bounds=network.pixel_bounds((height, width, 3)),
         lbfgs_history=settings.lbfgs_history,
         learning_rate=settings.learning_rate,
-        on_iteration=_on_iteration(settings, inputs, objective, output, progress),
+        on_iteration=_on_iteration(settings, inputs, objective, output, shown),
     )
     optimize_seconds = time.perf_counter() - optimize_started
-    if progress and outcome.status != Status.COMPLETED:
-        print(f"\n{outcome.stop_reason}")
+    if shown is not None:
+        shown.finish("" if outcome.status == Status.COMPLETED else outcome.stop_reason)
 
     optimised = network.deprocess(outcome.x.reshape(height, width, 3))
     finished = colour.finish(optimised, inputs.content, settings.preserve_colour)
