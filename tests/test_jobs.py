@@ -176,3 +176,12 @@ def test_placement_is_checked():
         Placement(workers=2, address="auto").check()
     with pytest.raises(InputError, match="at least 1"):
         Placement(workers=0).check()
+
+
+def test_plan_schedules_longest_panels_first():
+    from style_transfer.jobs_bench import makespan
+
+    assert makespan([3.0, 4.0, 5.0], 2) == 7.0  # 5 | 4 + 3
+    assert makespan([3.0, 4.0, 5.0], 2, overhead=1.0) == 9.0  # 5+1 | 4+1 + 3+1
+    assert makespan([3.0, 4.0, 5.0], 8) == 5.0
+    assert makespan([1.0] * 6, 3) == 2.0
