@@ -11,14 +11,13 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import types
 import typing
 import warnings
 from collections import abc
 from collections.abc import Sequence
 
-from . import errors
+from . import errors, quiet
 from .errors import StyleTransferError
 from .settings import Settings
 
@@ -162,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     weights = commands.add_parser("weights", help="find (or fetch) the VGG19 weights")
     weights.add_argument("--weights", help="a local file to check instead")
     weights.add_argument("--no-download", action="store_true", help="never use the network")
+    for command in commands.choices.values():
+        command.add_argument(
+            "--verbose", action="store_true", help="show TensorFlow's own log lines (hidden)"
+        )
     return parser
 
 
@@ -219,11 +222,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _weights(args: argparse.Namespace) -> int:
-    from .weights import resolve_weights, weights_info
+    from .weights import locate_weights, weights_info
 
-    info = weights_info(resolve_weights(args.weights, download=not args.no_download))
+    path, account = locate_weights(args.weights, download=not args.no_download)
+    info = weights_info(path)
     official = "official Keras file" if info["official"] else "NOT the official Keras file"
-    print(f"{info['path']}\nmd5 {info['md5']} ({official})")
+    print(f"{info['path']}\nmd5 {info['md5']} ({official})\n{account}")
     return errors.EXIT_OK
 
 
@@ -288,33 +292,12 @@ def _compare(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its native start-up log lines (CUDA probes, oneDNN notes) hidden.
-
-    TensorFlow 2.21 writes them straight to file descriptor 2, past TF_CPP_MIN_LOG_LEVEL;
-    they are replayed if the import itself fails.
-    """
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.buffer.write(sink.read())
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command != "weights":
-        _import_tensorflow_quietly()
+    if args.verbose:
+        os.environ[quiet.VERBOSE_VAR] = "1"
+    if args.command != "weights":  # weights needs TensorFlow only to download (quiet.py too)
+        quiet.import_tensorflow()
     handler = getattr(args, "handler", None) or {
         "transfer": _transfer, "score": _score, "weights": _weights,
         "reproduce": _reproduce, "compare": _compare, "bench": _bench,

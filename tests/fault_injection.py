@@ -34,17 +34,12 @@ def poisoned_init(evaluation: int, real_init: Callable, seen: list | None = None
 
 
 def main(argv: list[str]) -> int:
-    from style_transfer import cli
+    from style_transfer import cli, quiet
 
-    quiet = cli._import_tensorflow_quietly
+    quiet.import_tensorflow()  # TensorFlow first, with its start-up lines hidden as usual
+    from style_transfer.evaluator import Evaluator
 
-    def quiet_then_poison() -> None:
-        quiet()  # TensorFlow first, with its start-up lines hidden as usual
-        from style_transfer.evaluator import Evaluator
-
-        Evaluator.__init__ = poisoned_init(int(argv[0]), Evaluator.__init__)
-
-    cli._import_tensorflow_quietly = quiet_then_poison
+    Evaluator.__init__ = poisoned_init(int(argv[0]), Evaluator.__init__)
     return cli.main(argv[1:])
 
 

@@ -101,6 +101,8 @@ def test_failed_or_corrupt_download_is_one_clear_line(
     with pytest.raises(ResourceError) as error:
         data.image_path("the_scream")
     assert "download failed" in str(error.value) and "\n" not in str(error.value)
+    reason = str(error.value).split("download failed (", 1)[1]
+    assert "hash" in reason.lower() and ")" in reason  # the whole reason, never cut mid-word
     assert not (no_folder / "the_scream.jpg").exists()  # a file with the wrong hash is not kept
     with pytest.raises(ResourceError, match="downloads are disabled"):
         data.image_path("the_scream", download=False)

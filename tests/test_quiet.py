@@ -1,0 +1,63 @@
+"""No TensorFlow log lines in any command's output or a notebook unless asked (quiet.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from style_transfer.quiet import VERBOSE_VAR
+
+START_TF = "import style_transfer as st; st.transfer"  # the API's first use starts TensorFlow
+
+
+def python(code: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=300, env={**environment, **env},
+    )  # fmt: skip
+
+
+@pytest.mark.subprocess
+def test_the_api_starts_tensorflow_without_its_log_lines():
+    quiet = python(START_TF)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "", quiet.stderr
+    verbose = python(START_TF, **{VERBOSE_VAR: "1"})
+    assert verbose.returncode == 0, verbose.stderr
+    if not verbose.stderr:
+        pytest.skip("this TensorFlow build logs nothing at start-up: nothing was hidden")
+
+
+@pytest.mark.subprocess
+def test_the_weights_command_is_quiet_and_takes_verbose():
+    for flags in ([], ["--verbose"]):
+        process = subprocess.run(
+            [sys.executable, "-m", "style_transfer", "weights", "--no-download", *flags],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert process.returncode == 0, process.stderr
+        assert process.stderr == "", process.stderr
+
+
+def test_a_failed_import_shows_what_tensorflow_said(monkeypatch, capfd):
+    """The hidden lines come back when the import fails: they are the diagnosis."""
+    from style_transfer import quiet
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.delenv(VERBOSE_VAR, raising=False)
+
+    class Loader:  # a "tensorflow" that writes to fd 2 and then fails, like a broken install
+        def find_spec(self, name, path=None, target=None):
+            if name == "tensorflow":
+                os.write(2, b"libcudart.so: cannot open shared object file\n")
+                raise ImportError("tensorflow is broken")
+            return None
+
+    monkeypatch.setattr(sys, "meta_path", [Loader(), *sys.meta_path])
+    with pytest.raises(ImportError, match="broken"):
+        quiet.import_tensorflow()
+    assert "libcudart.so" in capfd.readouterr().err
