@@ -20,6 +20,7 @@ from . import images, inputs, manifest, network, solve
 from .errors import InputError
 from .images import ImageSource
 from .inputs import MaskSources, StyleMaskSources
+from .optimize import Status
 from .plots import loss_plot_path, plot_losses
 from .settings import PAPER_STYLE_LAYERS, ResolvedSettings, Settings
 from .solve import RunRecord, load_network
@@ -37,7 +38,7 @@ class Result:
     image: np.ndarray  # uint8 RGB (H, W, 3): the best image found
     history: dict[str, list[float]]  # loss terms per iteration; index 0 is the start
     manifest: dict
-    status: str  # completed | interrupted | diverged
+    status: Status  # a str: "completed", "interrupted" or "diverged"
     stop_reason: str
     optimised: np.ndarray | None = dataclasses.field(default=None, repr=False)  # RGB float,
     # before colour.finish: what a finer scale would start from

@@ -30,14 +30,15 @@ StyleMaskSources = Sequence[ImageSource | None] | None
 
 @dataclass(frozen=True)
 class Sources:
-    """The inputs as given: full-size RGB arrays, the mask sources and their description."""
+    """The inputs as given: their sources, full-size RGB arrays and the mask sources."""
 
+    content_source: ImageSource
+    style_sources: list[ImageSource]
     content: np.ndarray
     styles: list[np.ndarray]
     blend: list[float]  # each style's normalised blend weight
     masks: MaskSources
     style_masks: StyleMaskSources
-    description: dict  # the manifest's "inputs": paths, digests, original sizes, blend, masks
     seconds: float  # time spent loading
 
 
@@ -52,7 +53,7 @@ class Prepared:
     blend: list[float]
     content_masks: list[np.ndarray] | None  # one region per style, at the content's size
     style_masks: list[np.ndarray | None] | None  # at each style's size; None: whole image
-    description: dict
+    description: dict  # the manifest's "inputs": paths, digests, original sizes, blend, masks
     seconds: float  # time spent loading and preparing
 
     @property
@@ -183,13 +184,21 @@ def load(
     for name, full in (("content image", content_full), *(("style image", s) for s in style_fulls)):
         check_big_enough(full, settings, name, original=True)
     blend = blend_weights(settings, len(styles))
-    description = {
-        "content": describe(content, content_full),
-        "style": describe(styles[0], style_fulls[0]),
-        **_describe_styles(styles, style_fulls, blend, masks, style_masks),
-    }
     seconds = time.perf_counter() - started
-    return Sources(content_full, style_fulls, blend, masks, style_masks, description, seconds)
+    return Sources(content, styles, content_full, style_fulls, blend, masks, style_masks, seconds)
+
+
+def describe_inputs(sources: Sources) -> dict:
+    """The manifest's ``inputs``: the content, the first style and, if several or masked,
+    every style with its blend weight and masks."""
+    return {
+        "content": describe(sources.content_source, sources.content),
+        "style": describe(sources.style_sources[0], sources.styles[0]),
+        **_describe_styles(
+            sources.style_sources, sources.styles, sources.blend, sources.masks,
+            sources.style_masks,
+        ),
+    }  # fmt: skip
 
 
 def prepare(
@@ -223,8 +232,9 @@ def prepare(
         method=settings.histogram_method,
         match=settings.match_luminance,
     )
+    description = describe_inputs(sources)  # after the masks: a missing one is named as such
     seconds = sources.seconds + time.perf_counter() - started
     return Prepared(
         content, styles, objective_content, objective_styles, sources.blend,
-        content_masks, style_masks, sources.description, seconds,
+        content_masks, style_masks, description, seconds,
     )  # fmt: skip
