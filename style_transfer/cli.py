@@ -17,7 +17,7 @@ import warnings
 from collections import abc
 from collections.abc import Sequence
 
-from . import errors, quiet
+from . import data, errors, quiet
 from .errors import StyleTransferError
 from .settings import Settings
 
@@ -119,8 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("transfer", help="repaint CONTENT in the style of STYLE")
-    run.add_argument("content", help="content image (the photo)")
-    run.add_argument("style", nargs="+", help="style image(s) (the painting); several are blended")
+    run.add_argument(
+        "content",
+        help="content image (the photo); a paper image's name, e.g. tubingen, if no "
+        "such file exists",
+    )
+    run.add_argument(
+        "style",
+        nargs="+",
+        help="style image(s) (the painting; several are blended); or a "
+        "paper image's name: starry_night, shipwreck, the_scream, composition_vii",
+    )
     run.add_argument("-o", "--output", required=True, help="output image, e.g. out.png")
     sections = add_setting_flags(run, setting_names("transfer"), GROUP_TITLES)
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -177,8 +186,8 @@ def _transfer(args: argparse.Namespace) -> int:
 
     settings = _settings(args, "transfer")
     result = transfer(
-        args.content,
-        args.style,
+        data.input_path(args.content),
+        [data.input_path(style) for style in args.style],
         settings,
         output=args.output,
         progress=not args.quiet,
@@ -204,7 +213,8 @@ def _score(args: argparse.Namespace) -> int:
     from .api import score
 
     settings = _settings(args, "score")
-    report = score(args.image, args.content, args.style, settings)
+    styles = [data.input_path(style) for style in args.style]
+    report = score(args.image, data.input_path(args.content), styles, settings)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -6,6 +6,10 @@ where ``keras.utils.get_file`` downloads a missing image from its public URL and
 its SHA-256. The URLs pin the exact files the paper's authors and jcjohnson/neural-style
 use (see ``shared/images/SOURCES.md``). The Picasso is not public domain: it has no URL
 here, so it is used only when the user supplies it.
+
+``reference_path(name)`` finds the published results ``compare`` scores
+(``REFERENCE_OUTPUTS``) the same way, inside ``reference_outputs/``. ``input_path`` lets
+the command line name a paper image (``transfer tubingen starry_night``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ class PaperImage:
     sha256: str
     rights: str
     shareable: bool  # may images derived from it be published (with ``rights`` credited)?
+    folder: str = ""  # a subfolder of the images folder and of the cache ("" = none)
+
+    @property
+    def relative(self) -> str:
+        """Where it lies inside the images folder (and the cache): ``folder/filename``."""
+        return f"{self.folder}/{self.filename}" if self.folder else self.filename
 
 
 IMAGES: dict[str, PaperImage] = {
@@ -105,6 +115,62 @@ IMAGES: dict[str, PaperImage] = {
 }
 
 
+REFERENCE_FOLDER = "reference_outputs"
+_JCJ_OUTPUTS = f"{_JCJ}/examples/outputs"
+
+
+def _jcjohnson(painting: str, short: str, sha256: str) -> PaperImage:
+    """jcjohnson/neural-style's published Figure 2 panel for ``painting`` (512 x 384 PNG)."""
+    shareable = painting != "seated_nude"
+    return PaperImage(
+        f"jcjohnson_{painting}",
+        f"jcjohnson_tubingen_{short}.png",
+        f"jcjohnson/neural-style's Tübingen in the style of {IMAGES[painting].title}",
+        f"{_JCJ_OUTPUTS}/tubingen_{short}.png" if shareable else None,
+        sha256,
+        f"made from {IMAGES['tubingen'].rights} and {IMAGES[painting].rights}"
+        if shareable
+        else f"derived from the Picasso: {IMAGES[painting].rights}",
+        shareable,
+        REFERENCE_FOLDER,
+    )
+
+
+# Published results to compare against (``compare``): jcjohnson/neural-style's Figure 2,
+# the pinned files of examples/outputs/ (shared/images/SOURCES.md). Offline they are
+# looked for in IMAGES/reference_outputs/, as the paper's images are in IMAGES/.
+REFERENCE_OUTPUTS: dict[str, PaperImage] = {
+    image.name: image
+    for image in (
+        _jcjohnson(
+            "shipwreck",
+            "shipwreck",
+            "42492d2b792c48856c81bc9c5ea5998d4d143ca9811c7c1c630d0fc4ebbd6272",
+        ),
+        _jcjohnson(
+            "starry_night",
+            "starry",
+            "f9ae6dfbd9e9465a6cb5d5ec4100f387c5471edf5ae4c914ca928975c4eaf1c7",
+        ),
+        _jcjohnson(
+            "the_scream",
+            "scream",
+            "2898330845cac931d0e183cfaf30714c2ab40049f609c143eeddd0f9b5f845f3",
+        ),
+        _jcjohnson(
+            "seated_nude",
+            "seated_nude",
+            "594f491349907d6e355574609c0fa8d3d85a4dadaf503f6b75372b839866a4e7",
+        ),
+        _jcjohnson(
+            "composition_vii",
+            "composition_vii",
+            "853357958c040763e22b72f8ffb7a6c8a6e4a13d640b8c8949b323ec790526c3",
+        ),
+    )
+}
+
+
 def paper_image(name: str) -> PaperImage:
     """The registry entry for ``name`` (e.g. ``"starry_night"``), or InputError."""
     key = name.strip().lower().replace("-", "_")
@@ -132,14 +198,32 @@ def image_path(
 
     Raises ``ResourceError`` saying where to put the file if it cannot be found or fetched.
     """
-    image = paper_image(name)
+    return find(paper_image(name), images_dir, download=download)
+
+
+def reference_path(
+    name: str, images_dir: str | os.PathLike | None = None, *, download: bool = True
+) -> Path:
+    """The local path of the published result ``name`` (``REFERENCE_OUTPUTS``), found as
+    the paper's images are, inside ``reference_outputs/``."""
+    if name not in REFERENCE_OUTPUTS:
+        known = ", ".join(REFERENCE_OUTPUTS)
+        raise InputError(f"unknown published result {name!r}; use one of {known}")
+    return find(REFERENCE_OUTPUTS[name], images_dir, download=download)
+
+
+def find(
+    image: PaperImage, images_dir: str | os.PathLike | None = None, *, download: bool = True
+) -> Path:
+    """The local path of a registry entry: in the images folder, else the cache, else fetched."""
     folder = images_folder(images_dir)
     if folder is not None:
-        path = folder / image.filename
+        path = folder / image.relative
         if path.is_file():
             return path.resolve()
         raise ResourceError(_missing(image, f"{path} does not exist", folder))
-    cached = keras_cache_dir(CACHE_SUBDIR) / image.filename
+    subdir = f"{CACHE_SUBDIR}/{image.folder}" if image.folder else CACHE_SUBDIR
+    cached = keras_cache_dir(subdir) / image.filename
     if cached.is_file() and (image.url is None or _sha256(cached) == image.sha256):
         return cached.resolve()
     if image.url is None:
@@ -156,7 +240,7 @@ def image_path(
         found = keras.utils.get_file(
             image.filename,
             image.url,
-            cache_subdir=CACHE_SUBDIR,
+            cache_subdir=subdir,
             file_hash=image.sha256,
             hash_algorithm="sha256",
             cache_dir=str(keras_cache_dir(CACHE_SUBDIR).parent),
@@ -166,6 +250,21 @@ def image_path(
         reason = " ".join(str(error).split()) or type(error).__name__  # whole, on one line
         raise ResourceError(_missing(image, f"download failed ({reason})", None)) from None
     return Path(found).resolve()
+
+
+def input_path(argument: str, images_dir: str | os.PathLike | None = None) -> str:
+    """A command-line image argument: the file it names, else the paper image of that name.
+
+    ``tubingen`` or ``starry_night`` (any name of ``IMAGES``, no folder, no suffix) stands
+    for that image, found or fetched as ``image_path`` does, only when no file of that name
+    exists: a name never shadows a real path.
+    """
+    if Path(argument).expanduser().exists() or Path(argument).name != argument:
+        return argument
+    key = argument.strip().lower().replace("-", "_")
+    if Path(argument).suffix or key not in IMAGES:
+        return argument
+    return str(image_path(key, images_dir))
 
 
 def available(names: list[str] | None = None, images_dir: str | os.PathLike | None = None):
@@ -189,6 +288,6 @@ def _missing(image: PaperImage, reason: str, folder: Path | None) -> str:
     where = folder if folder is not None else keras_cache_dir(CACHE_SUBDIR)
     origin = f"download it from {image.url}" if image.url else "supply your own copy"
     return (
-        f"{image.title} not found: {reason}; {origin} and save it as {where / image.filename}, "
-        f"or pass --images DIR (or set ${ENV_VAR}) to a folder holding {image.filename}"
+        f"{image.title} not found: {reason}; {origin} and save it as {where / image.relative}, "
+        f"or pass --images DIR (or set ${ENV_VAR}) to a folder holding {image.relative}"
     )

@@ -3,14 +3,18 @@
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import PIL.Image
 import pytest
 
 from style_transfer import Settings, cli, score
 from style_transfer.weights import WEIGHTS_MD5
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -66,6 +70,23 @@ def test_transfer_cli_writes_image_and_manifest(tubingen, starry_night, tmp_path
     manifest = json.loads((tmp_path / "out.jpg.json").read_text())
     assert manifest["optimizer"]["iterations"] == 3
     assert manifest["command"][-1] == "2"
+
+
+@pytest.mark.subprocess
+def test_transfer_names_paper_images_and_logs_plain_progress(tmp_path):
+    """The README's first image: paper images by name; off a terminal, plain progress lines."""
+    process = subprocess.run(
+        [sys.executable, "-m", "style_transfer", "transfer", "tubingen", "starry_night",
+         "-o", "first.png", "--size", "32", "--iterations", "2"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    assert process.stderr == "", process.stderr  # no TensorFlow lines, no warnings
+    assert PIL.Image.open(tmp_path / "first.png").size == (32, 24)
+    lines = process.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == ["iteration 1/2", "iteration 2/2"]
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", process.stdout), process.stdout
 
 
 @pytest.mark.subprocess

@@ -116,3 +116,61 @@ def test_a_corrupt_cached_copy_is_fetched_again(
     no_folder.mkdir(parents=True)
     (no_folder / "composition_vii.jpg").write_bytes(b"half a file")
     assert data.image_path("composition_vii").read_bytes() == source.read_bytes()
+
+
+# --- published results (compare) ---------------------------------------------------------
+
+
+def test_reference_outputs_match_the_offline_files(images_dir: Path) -> None:
+    """Each published result's registry SHA-256 is that of IMAGES/reference_outputs/<file>."""
+    for entry in data.REFERENCE_OUTPUTS.values():
+        path = images_dir / "reference_outputs" / entry.filename
+        if not entry.shareable and not path.is_file():
+            continue  # derived from the Picasso: never downloaded, maybe not supplied
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256, entry.name
+        assert data.reference_path(entry.name) == path.resolve()
+
+
+def test_reference_outputs_pin_public_urls_except_the_picasso() -> None:
+    for entry in data.REFERENCE_OUTPUTS.values():
+        assert entry.folder == "reference_outputs"
+        if entry.name == "jcjohnson_seated_nude":
+            assert entry.url is None and not entry.shareable
+        else:
+            assert entry.url.startswith(
+                "https://raw.githubusercontent.com/jcjohnson/neural-style/07c4b82"
+            ) and entry.url.endswith(entry.filename.replace("jcjohnson_", ""))
+
+
+def test_a_reference_output_is_fetched_into_its_own_cache_folder(
+    images_dir: Path, no_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = images_dir / "reference_outputs" / "jcjohnson_tubingen_starry.png"
+    entry = dataclasses.replace(
+        data.REFERENCE_OUTPUTS["jcjohnson_starry_night"], url=source.as_uri()
+    )
+    monkeypatch.setitem(data.REFERENCE_OUTPUTS, "jcjohnson_starry_night", entry)
+    found = data.reference_path("jcjohnson_starry_night")
+    assert found == (no_folder / "reference_outputs" / source.name).resolve()
+    assert found.read_bytes() == source.read_bytes()
+    with pytest.raises(ResourceError, match=r"reference_outputs/jcjohnson_tubingen_scream\.png"):
+        data.reference_path("jcjohnson_the_scream", download=False)
+    with pytest.raises(InputError, match="unknown published result"):
+        data.reference_path("nope")
+
+
+# --- naming a paper image on the command line ------------------------------------------------
+
+
+def test_a_paper_image_name_stands_for_the_image(images_dir: Path, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert data.input_path("tubingen") == str(images_dir.resolve() / "tubingen.jpg")
+    assert data.input_path("Starry-Night") == str(images_dir.resolve() / "starry_night.jpg")
+
+
+def test_a_name_never_shadows_a_real_file(images_dir: Path, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tubingen").write_bytes(b"my own file")
+    assert data.input_path("tubingen") == "tubingen"
+    for other in ("tubingen.jpg", "photos/tubingen", "my_photo.png", "shipwrek"):
+        assert data.input_path(other) == other  # not a bare registry name: left as a path
