@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from timeouts import timeout_for
 
 from style_transfer import bench
 from style_transfer.bench import conv_flops, floor_flops, format_table, image_shape
@@ -45,7 +46,8 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
             sys.executable, "-m", "style_transfer", "bench", "--sizes", "48", "--repeats", "1",
             "--iterations", "2", "--rss-steps", "1", "--json", str(output),
         ],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        capture_output=True, text=True, timeout=timeout_for(extra_s=120),
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip
     assert process.returncode == 0, process.stderr[-2000:]
     report = json.loads(output.read_text())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import PIL.Image
 import pytest
+from timeouts import timeout_for
 
 from style_transfer import Settings, cli, score
 from style_transfer.weights import WEIGHTS_MD5
@@ -17,13 +18,13 @@ from style_transfer.weights import WEIGHTS_MD5
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     """The real entry point in a fresh interpreter, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "style_transfer", *args],
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=timeout or timeout_for(iterations=3, size=64),
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
 
@@ -78,7 +79,7 @@ def test_transfer_names_paper_images_and_logs_plain_progress(tmp_path):
     process = subprocess.run(
         [sys.executable, "-m", "style_transfer", "transfer", "tubingen", "starry_night",
          "-o", "first.png", "--size", "32", "--iterations", "2"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True, text=True, timeout=timeout_for(iterations=2), cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert process.returncode == 0, process.stderr

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from timeouts import timeout_for
 
 from style_transfer import api, inputs, transfer
 from style_transfer.errors import InputError
@@ -132,7 +133,8 @@ def test_cli_two_styles_with_weights_and_a_style_scale(
         "cholesky", "-o", str(output), "--size", "64", "--iterations", "3", "--quiet",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    process = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    wait = timeout_for(iterations=3, size=64)
+    process = subprocess.run(command, capture_output=True, text=True, timeout=wait, env=env)
     assert process.returncode == 0, process.stderr
     manifest = json.loads(output.with_name(output.name + ".json").read_text())
     assert [s["blend_weight"] for s in manifest["inputs"]["styles"]] == pytest.approx([0.7, 0.3])
@@ -143,7 +145,7 @@ def test_cli_two_styles_with_weights_and_a_style_scale(
     assert manifest["sizes"]["styles"] == [[32, 24], [32, 24]]
 
     bad = [*command[:7], "--style-weights", "1", "2", "3", "-o", str(tmp_path / "x.png")]
-    process = subprocess.run(bad, capture_output=True, text=True, timeout=300, env=env)
+    process = subprocess.run(bad, capture_output=True, text=True, timeout=wait, env=env)
     assert process.returncode == 2
     assert process.stderr.strip().splitlines() == [
         "error: got 3 style weight(s) for 2 style image(s); give one weight per style image"

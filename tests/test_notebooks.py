@@ -14,6 +14,7 @@ import nbformat
 import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from timeouts import timeout_for
 
 FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
@@ -78,7 +79,7 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch):
     client = NotebookClient(
         notebook,
         kernel_name="python3",
-        timeout=600,
+        timeout=int(timeout_for(extra_s=120)),  # per cell
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError with the failing cell and its traceback

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from timeouts import timeout_for
 
 from style_transfer.quiet import VERBOSE_VAR
 
@@ -17,7 +18,7 @@ def python(code: str, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
     return subprocess.run(
         [sys.executable, "-c", code],
-        capture_output=True, text=True, timeout=300, env={**environment, **env},
+        capture_output=True, text=True, timeout=timeout_for(), env={**environment, **env},
     )  # fmt: skip
 
 
@@ -37,7 +38,7 @@ def test_the_weights_command_is_quiet_and_takes_verbose():
     for flags in ([], ["--verbose"]):
         process = subprocess.run(
             [sys.executable, "-m", "style_transfer", "weights", "--no-download", *flags],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True, text=True, timeout=timeout_for(),
         )  # fmt: skip
         assert process.returncode == 0, process.stderr
         assert process.stderr == "", process.stderr

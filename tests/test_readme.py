@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from timeouts import timeout_for
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -68,8 +69,8 @@ def test_the_quick_start_image_is_made_and_its_files_are_ignored_by_git(tmp_path
         command[command.index(flag) + 1] = tiny
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, *command[1:]], capture_output=True, text=True, timeout=300,
-        cwd=tmp_path, env=env,
+        [sys.executable, *command[1:]], capture_output=True, text=True,
+        timeout=timeout_for(iterations=2), cwd=tmp_path, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     written = sorted(p.name for p in tmp_path.iterdir())

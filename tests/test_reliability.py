@@ -29,6 +29,7 @@ import h5py
 import numpy as np
 import pytest
 from PIL import Image
+from timeouts import timeout_for
 
 import style_transfer
 from style_transfer import cli, errors, manifest, network
@@ -44,13 +45,13 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 # ------------------------------------------------------------------------------ helpers
 
 
-def run_module(*args: str, timeout: int = 300, **popen) -> subprocess.CompletedProcess:
+def run_module(*args: str, timeout: float | None = None, **popen) -> subprocess.CompletedProcess:
     """``python -m style_transfer ARGS`` in a fresh interpreter, exactly as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "style_transfer", *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=timeout or timeout_for(iterations=2),
         **popen,
     )
 
@@ -743,12 +744,12 @@ def test_ctrl_c_mid_run_saves_the_best_image_and_manifest(work):
          "--save-every", "3", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + timeout_for(iterations=3, size=64)
     while not (work / "o.iter00003.png").exists() and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=timeout_for(iterations=1, size=64))  # + the save
     assert process.returncode == errors.EXIT_INTERRUPTED == 130, stderr
     assert stderr == f"interrupted: saved the best image so far to {output}\n"
     record = json.loads(output.with_name("o.png.json").read_text())
@@ -794,7 +795,7 @@ def test_non_finite_loss_in_a_real_process_exits_4(work):
         [sys.executable, REPO / "tests" / "fault_injection.py", "6", "transfer",
          work / "content.png", work / "style.png", "-o", output, *TINY[:2],
          "--iterations", "50", "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=timeout_for(iterations=6),
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert done.returncode == errors.EXIT_DIVERGED == 4, done.stderr
@@ -914,7 +915,7 @@ def test_two_runs_into_one_folder_keep_their_own_manifests(work):
         for name, seed in (("a", 1), ("b", 2))
     }
     for process in runs.values():
-        _, stderr = process.communicate(timeout=300)
+        _, stderr = process.communicate(timeout=timeout_for(processes=2, iterations=2))
         assert process.returncode == 0, stderr
     for name, seed in (("a", 1), ("b", 2)):
         record = json.loads((work / f"{name}.png.json").read_text())
