@@ -157,15 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     objective = {"objective": GROUP_TITLES["objective"]}
     add_setting_flags(score, setting_names("score"), objective)
 
-    _add_reproduction_commands(commands)
     from .sweep import add_commands as add_job_commands  # sweep, batch (jobs.py)
 
     add_job_commands(commands)
+    from .tools.cli import add_commands as add_tool_commands  # reproduce, compare, bench
 
-    bench = commands.add_parser("bench", help="benchmark against the hardware floor (bench.py)")
-    from .bench import add_arguments as add_bench_arguments
-
-    add_bench_arguments(bench)
+    add_tool_commands(commands)
 
     weights = commands.add_parser("weights", help="find (or fetch) the VGG19 weights")
     weights.add_argument("--weights", help="a local file to check instead")
@@ -225,12 +222,6 @@ def _score(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from .bench import main_from_args
-
-    return main_from_args(args)
-
-
 def _weights(args: argparse.Namespace) -> int:
     from .weights import locate_weights, weights_info
 
@@ -238,67 +229,6 @@ def _weights(args: argparse.Namespace) -> int:
     info = weights_info(path)
     official = "official Keras file" if info["official"] else "NOT the official Keras file"
     print(f"{info['path']}\nmd5 {info['md5']} ({official})\n{account}")
-    return errors.EXIT_OK
-
-
-def _add_reproduction_commands(commands: argparse._SubParsersAction) -> None:
-    from .reproduce import DEFAULT_NETWORK, DEFAULT_RATIO_SCALE, FIGURES
-
-    def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--out", default="results", help="output folder (results)")
-        parser.add_argument(
-            "--images",
-            help="folder with the paper's images (or set STYLE_TRANSFER_IMAGES; "
-            "default: download them into the Keras cache)",
-        )
-        parser.add_argument(
-            "--ratios",
-            choices=("arxiv", "cvpr"),
-            default="arxiv",
-            help="Figure 2's alpha/beta values: arXiv (default) or CVPR",
-        )
-        parser.add_argument(
-            "--ratio-scale",
-            type=float,
-            default=DEFAULT_RATIO_SCALE,
-            help="multiply every alpha/beta of the paper by this "
-            f"(default {DEFAULT_RATIO_SCALE:g}; see results/README.md)",
-        )
-        parser.add_argument("--weights", help="local VGG19 notop .h5 file")
-        _add_network_flags(parser, DEFAULT_NETWORK)
-
-    run = commands.add_parser("reproduce", help="regenerate the paper's figures")
-    run.add_argument("figure", choices=(*FIGURES, "all"), help="which figure")
-    run.add_argument("--size", type=int, default=512, help="longer side in px (512)")
-    run.add_argument("--iterations", type=int, default=500, help="L-BFGS iterations (500)")
-    run.add_argument("--force", action="store_true", help="re-render panels already done")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    common(run)
-    compare = commands.add_parser(
-        "compare", help="score published Figure 2 results and ours under the same objective"
-    )
-    common(compare)
-
-
-def _reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import reproduce
-
-    base = Settings(weights=args.weights, calibration=args.calibration)
-    reproduce(
-        args.figure, args.out, size=args.size, iterations=args.iterations,
-        images_dir=args.images, network=args.network, ratios=args.ratios,
-        ratio_scale=args.ratio_scale, settings=base, force=args.force, progress=not args.quiet,
-    )  # fmt: skip
-    return errors.EXIT_OK
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from .reproduce import compare
-
-    compare(
-        args.out, images_dir=args.images, network=args.network, ratios=args.ratios,
-        ratio_scale=args.ratio_scale, weights=args.weights, calibration=args.calibration,
-    )  # fmt: skip
     return errors.EXIT_OK
 
 
@@ -310,7 +240,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet.import_tensorflow()
     handler = getattr(args, "handler", None) or {
         "transfer": _transfer, "score": _score, "weights": _weights,
-        "reproduce": _reproduce, "compare": _compare, "bench": _bench,
     }[args.command]  # fmt: skip
     try:
         with warnings.catch_warnings():

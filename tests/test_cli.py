@@ -154,7 +154,7 @@ def test_help_states_the_defaults_and_the_alias(capsys):
 
 
 def test_reproduce_keeps_its_own_default_network():
-    from style_transfer.reproduce import DEFAULT_NETWORK
+    from style_transfer.tools.figures import DEFAULT_NETWORK
 
     args = cli.build_parser().parse_args(["compare"])
     assert args.network == DEFAULT_NETWORK

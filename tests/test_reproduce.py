@@ -10,11 +10,12 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
-from style_transfer import cli, reproduce
+from style_transfer import cli, data, images
 from style_transfer.errors import InputError, ResourceError
 from style_transfer.manifest import manifest_path
-from style_transfer.reproduce import figure_spec, panel_settings
 from style_transfer.settings import Settings
+from style_transfer.tools import compare, reproduce
+from style_transfer.tools.figures import figure_spec, panel_settings
 
 SIZE, ITERATIONS = 64, 2
 
@@ -83,7 +84,7 @@ def test_reproduce_all_writes_every_panel_and_figure(rendered):
             assert max(manifest["sizes"]["output"]) == SIZE
             assert math.isclose(manifest["settings"]["ratio"], panel.ratio)
             assert manifest["inputs"]["style"]["path"].endswith(
-                reproduce.data.paper_image(panel.style).filename
+                data.paper_image(panel.style).filename
             )
     # the Picasso's panel is marked private, and only the private figure shows it
     assert (out / "fig2" / "E_seated_nude.private.jpg").is_file()
@@ -122,12 +123,12 @@ def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
     manifest_path(copy).write_text(json.dumps(manifest))
     panel = figure_spec("init").panels[1]
     base = Settings(size=SIZE, iterations=ITERATIONS)
-    content = reproduce.data.image_path("tubingen", images_dir)
-    style = reproduce.data.image_path(panel.style, images_dir)
-    assert reproduce._reusable(copy, panel_settings(panel, base), content, style)
+    content = data.image_path("tubingen", images_dir)
+    style = data.image_path(panel.style, images_dir)
+    assert reproduce.reusable(copy, panel_settings(panel, base), content, style)
     for changed in ({"scales": 2}, {"precision": "mixed"}):
         request = panel_settings(panel, dataclasses.replace(base, **changed))
-        assert not reproduce._reusable(copy, request, content, style)
+        assert not reproduce.reusable(copy, request, content, style)
 
 
 @pytest.mark.slow
@@ -139,16 +140,16 @@ def test_an_image_that_does_not_match_its_manifest_is_rendered_again(
     panel = figure_spec("init").panels[1]
     source = out / "init" / panel.filename
     manifest = json.loads(manifest_path(source).read_text())
-    assert manifest["output"]["sha256"] == reproduce.images.image_digest(source)
+    assert manifest["output"]["sha256"] == images.image_digest(source)
     copy = tmp_path / source.name
     manifest_path(copy).write_text(manifest_path(source).read_text())
     request = panel_settings(panel, Settings(size=SIZE, iterations=ITERATIONS))
-    content = reproduce.data.image_path("tubingen", images_dir)
-    style = reproduce.data.image_path(panel.style, images_dir)
+    content = data.image_path("tubingen", images_dir)
+    style = data.image_path(panel.style, images_dir)
     copy.write_bytes(source.read_bytes())
-    assert reproduce._reusable(copy, request, content, style)
+    assert reproduce.reusable(copy, request, content, style)
     copy.write_bytes((out / "init" / figure_spec("init").panels[2].filename).read_bytes())
-    assert not reproduce._reusable(copy, request, content, style)
+    assert not reproduce.reusable(copy, request, content, style)
 
 
 @pytest.mark.slow
@@ -167,7 +168,7 @@ def test_reproduce_rerenders_when_a_setting_changes(rendered, images_dir: Path):
 @pytest.mark.slow
 def test_compare_scores_published_and_ours_under_one_objective(rendered, images_dir: Path):
     out, _, _ = rendered
-    rows = reproduce.compare(out, images_dir=images_dir, report=lambda line: None)
+    rows = compare.compare(out, images_dir=images_dir, report=lambda line: None)
     sources = {(row["panel"], row["source"].split()[0]) for row in rows}
     assert sources == {(k, s) for k in "BCDEF" for s in ("jcjohnson/neural-style", "ours")}
     for row in rows:
@@ -187,7 +188,7 @@ def test_compare_scores_published_and_ours_under_one_objective(rendered, images_
 
 def test_missing_inputs_are_clear_errors(tmp_path: Path, capsys):
     with pytest.raises(ResourceError, match="reference_outputs"):
-        reproduce.compare(tmp_path, images_dir=tmp_path)
+        compare.compare(tmp_path, images_dir=tmp_path)
     assert cli.main(["reproduce", "fig2", "--images", str(tmp_path), "--out", str(tmp_path)]) == 3
     error = capsys.readouterr().err
     assert "tubingen.jpg" in error and error.count("\n") == 1

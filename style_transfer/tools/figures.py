@@ -1,0 +1,212 @@
+"""The paper's figures as data (which panels, with which settings) and their labelled layout.
+
+``fig2`` is arXiv Fig. 2 (CVPR Fig. 3), ``fig3`` the style-layer x alpha/beta grid (arXiv
+Fig. 3), ``init`` CVPR Fig. 6 (content, style and four noise starts). The Picasso is not
+public domain: its panel file is marked ``*.private.*`` and only a private figure shows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import data, images
+from ..errors import InputError
+from ..settings import PAPER_STYLE_LAYERS, Settings
+
+FIGURES = ("fig2", "fig3", "init")
+RATIO_SOURCES = ("arxiv", "cvpr")
+# arXiv Fig. 2 / CVPR Fig. 3: panel -> (style image, alpha/beta arXiv, alpha/beta CVPR).
+FIG2_PANELS = {
+    "B": ("shipwreck", 1e-3, 1e-3),
+    "C": ("starry_night", 1e-3, 8e-4),
+    "D": ("the_scream", 1e-3, 5e-3),
+    "E": ("seated_nude", 1e-4, 5e-4),
+    "F": ("composition_vii", 1e-4, 5e-4),
+}
+FIG3_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
+INIT_STYLE = "starry_night"  # CVPR Fig. 6's style is not given in our notes; see results/README
+INIT_RATIO = 1e-3
+INIT_SEEDS = (1, 2, 3, 4)
+PRIVATE = ".private"  # file-name marker of anything derived from a non-shareable image
+# What the alpha/beta study in results/README.md supports (see there for the numbers).
+DEFAULT_NETWORK = "original"
+DEFAULT_RATIO_SCALE = 1.0
+CONTENT_LABEL = "A  Neckarfront, Tübingen (photo: A. Praefcke, CC BY 3.0)"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One optimised image of a figure: its style, settings overrides and labels."""
+
+    key: str  # e.g. "B" or "r3c2"
+    style: str  # registry name of the style image
+    ratio: float  # the paper's alpha/beta for this panel (before any ratio_scale)
+    label: str  # the title shown in the figure
+    overrides: Mapping[str, object] = field(default_factory=dict)  # other Settings fields
+
+    @property
+    def filename(self) -> str:
+        private = "" if data.paper_image(self.style).shareable else PRIVATE
+        return f"{self.key}_{self.style}{private}.jpg"
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure: its panels in reading order and its grid."""
+
+    name: str
+    title: str
+    panels: tuple[Panel, ...]
+    rows: int
+    cols: int
+    row_labels: tuple[str, ...] = ()
+    col_labels: tuple[str, ...] = ()
+    content_panel: bool = False  # fig2: panel A is the photo itself
+
+
+def _ratio(value: float) -> str:
+    exponent = math.floor(math.log10(value))
+    mantissa = value / 10**exponent
+    return f"1e{exponent}" if math.isclose(mantissa, 1.0) else f"{mantissa:g}e{exponent}"
+
+
+def _fig2(ratios: str) -> FigureSpec:
+    panels = []
+    for key, (style, arxiv, cvpr) in FIG2_PANELS.items():
+        ratio = arxiv if ratios == "arxiv" else cvpr
+        title = data.paper_image(style).title.split(", ", 1)
+        panels.append(Panel(key, style, ratio, f"{key}  {title[-1]}  α/β = {_ratio(ratio)}"))
+    source = "arXiv" if ratios == "arxiv" else "CVPR Fig. 3"
+    return FigureSpec(
+        "fig2", f"Figure 2 ({source} α/β)", tuple(panels), rows=2, cols=3, content_panel=True
+    )
+
+
+def _fig3(ratios: str) -> FigureSpec:
+    rows = len(PAPER_STYLE_LAYERS)
+    panels = tuple(
+        Panel(f"r{row + 1}c{col + 1}", "composition_vii", ratio, "",
+              {"style_layers": tuple(PAPER_STYLE_LAYERS[: row + 1])})
+        for row in range(rows)
+        for col, ratio in enumerate(FIG3_RATIOS)
+    )  # fmt: skip
+    return FigureSpec(
+        "fig3",
+        "Figure 3: style from conv1_1 up to conv5_1 (rows) × α/β (columns)",
+        panels,
+        rows=rows,
+        cols=len(FIG3_RATIOS),
+        row_labels=tuple("conv1_1" + (f" … conv{r + 1}_1" if r else "") for r in range(rows)),
+        col_labels=tuple(f"α/β = {_ratio(r)}" for r in FIG3_RATIOS),
+    )
+
+
+def _init(ratios: str) -> FigureSpec:
+    starts = [("content", {"init": "content"}), ("style", {"init": "style"})]
+    starts += [(f"noise{seed}", {"init": "noise", "seed": seed}) for seed in INIT_SEEDS]
+    panels = tuple(
+        Panel(key, INIT_STYLE, INIT_RATIO, f"start: {key.replace('noise', 'noise, seed ')}", o)
+        for key, o in starts
+    )
+    title = f"CVPR Fig. 6: different starts, α/β = {_ratio(INIT_RATIO)}"
+    return FigureSpec("init", title, panels, rows=2, cols=3)
+
+
+_SPECS = {"fig2": _fig2, "fig3": _fig3, "init": _init}
+
+
+def figure_spec(name: str, ratios: str = "arxiv") -> FigureSpec:
+    """The panels of figure ``name`` (fig2, fig3 or init); ``ratios`` picks fig2's alpha/betas."""
+    if ratios not in RATIO_SOURCES:
+        raise InputError(f"unknown ratio source {ratios!r}; use arxiv or cvpr")
+    if name not in _SPECS:
+        raise InputError(f"unknown figure {name!r}; use one of {', '.join(FIGURES)} or all")
+    return _SPECS[name](ratios)
+
+
+def panel_settings(panel: Panel, base: Settings, ratio_scale: float = 1.0) -> Settings:
+    """The settings of one panel: ``base`` with the panel's alpha/beta (times ``ratio_scale``)."""
+    return dataclasses.replace(
+        base, ratio=panel.ratio * ratio_scale, content_weight=None, **dict(panel.overrides)
+    )
+
+
+# ------------------------------------------------------------------ layout
+
+
+@dataclass(frozen=True)
+class _Cell:
+    label: str
+    image: np.ndarray | None = None  # None: an empty grey panel
+    inset: np.ndarray | None = None  # fig2: the style image in the corner
+
+
+def _cells(spec: FigureSpec, results, content: Path, styles, private: bool) -> list[_Cell]:
+    """What each grid cell shows; ``private`` figures show the non-shareable panels too."""
+    cells = [_Cell(CONTENT_LABEL, images.load_image(content))] if spec.content_panel else []
+    for panel in spec.panels:
+        file = results.get(panel.key)
+        if file is None:
+            cells.append(_Cell(panel.label + "\n(not rendered: painting not available)"))
+        elif not private and PRIVATE in file.name:
+            cells.append(_Cell(panel.label + "\n(rendered locally only: not public domain)"))
+        else:
+            style = styles.get(panel.style) if spec.content_panel else None
+            inset = images.load_image(style) if style is not None else None
+            cells.append(_Cell(panel.label, images.load_image(file), inset))
+    return cells
+
+
+def _draw(ax, cell: _Cell) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if cell.image is not None:
+        ax.imshow(cell.image.astype(np.uint8))
+    else:
+        ax.set_facecolor("0.92")
+    if cell.label:
+        ax.set_title(cell.label, fontsize=8)
+    if cell.inset is not None:
+        box = ax.inset_axes((0.0, 0.0, 0.28, 0.28))
+        box.imshow(cell.inset.astype(np.uint8))
+        box.set_xticks([])
+        box.set_yticks([])
+
+
+def _dpi(spec: FigureSpec, cells: list[_Cell]) -> int:
+    """Each panel about as many pixels wide as the rendered images (at least 100 dpi); the
+    content photo (full resolution on disk) does not count, or the figure balloons."""
+    rendered = (cells[1:] if spec.content_panel else cells) or cells
+    widest = max(0 if c.image is None else int(c.image.shape[1]) for c in rendered)
+    return max(100, round(widest / 3.0))
+
+
+def layout(spec: FigureSpec, results, content: Path, styles, path: Path, private: bool) -> Path:
+    """One labelled figure of the rendered panels (``results``: key -> file or None),
+    written atomically as a JPEG to ``path``; ``styles``: style name -> file or None."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cells = _cells(spec, results, content, styles, private)
+    width = 3.2 * spec.cols + (1.2 if spec.row_labels or spec.col_labels else 0)
+    figure = Figure(figsize=(width, 2.6 * spec.rows + 0.6), dpi=_dpi(spec, cells))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(spec.rows, spec.cols, squeeze=False)
+    for ax, cell in zip(axes.flat, cells):
+        _draw(ax, cell)
+    for ax in list(axes.flat)[len(cells) :]:
+        ax.axis("off")
+    for row, text in enumerate(spec.row_labels):
+        axes[row, 0].set_ylabel(text, fontsize=9)
+    for col, text in enumerate(spec.col_labels):
+        axes[0, col].set_title(text, fontsize=9)
+    figure.suptitle(spec.title, fontsize=11)
+    figure.tight_layout()
+    figure.canvas.draw()
+    return images.save_image(np.asarray(figure.canvas.buffer_rgba())[..., :3], path)
