@@ -8,8 +8,10 @@ import sys
 import pytest
 from timeouts import timeout_for
 
-from style_transfer import bench
-from style_transfer.bench import conv_flops, floor_flops, format_table, image_shape
+from style_transfer.tools import experiments
+from style_transfer.tools.bench import format_table
+from style_transfer.tools.machine import conv_flops, floor_flops
+from style_transfer.tools.workload import image_shape
 
 
 def test_conv_flops_counted_by_hand():
@@ -29,7 +31,7 @@ def test_image_shape_is_4_by_3_landscape():
 def test_peak_rss_sees_a_large_allocation():
     """In a fresh interpreter, so that no earlier peak hides the allocation."""
     code = (
-        "import numpy as np; from style_transfer.bench import peak_rss_bytes as p; "
+        "import numpy as np; from style_transfer.tools.machine import peak_rss_bytes as p; "
         "a = p(); b = np.ones(300 * 2**20 // 8); print(a, p())"  # 300 MiB, every page touched
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -69,7 +71,7 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
 
 
 def test_coarse_to_fine_experiment_with_its_own_baseline_budget():
-    record = bench.coarse_to_fine_experiment(96, 4, 2, baseline_iterations=2)
+    record = experiments.coarse_to_fine_experiment(96, 4, 2, baseline_iterations=2)
     assert (record["iterations"], record["baseline_iterations"]) == (4, 2)
     single, multi = record["single_scale"], record["coarse_to_fine"]
     assert len(single["per_scale"][0]["total_history"]) == 2 + 1  # the start, then 2 steps

@@ -56,7 +56,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     common(compare)
     compare.set_defaults(handler=_compare)
 
-    from ..bench import add_arguments as add_bench_arguments
+    from .bench import add_arguments as add_bench_arguments
 
     bench = commands.add_parser("bench", help="benchmark against the hardware floor (bench.py)")
     add_bench_arguments(bench)
@@ -86,6 +86,6 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ..bench import main_from_args
+    from .bench import main_from_args
 
     return main_from_args(args)

@@ -1,0 +1,303 @@
+"""``python -m style_transfer bench``: where each evaluation's time goes, against three yardsticks.
+
+Measured in one process, interleaved round by round so that a busy machine slows every
+candidate alike (the ratios stay fair even when the absolute figures do not):
+
+- **floor**: VGG19 forward to the deepest layer the objective needs, plus the gradient with
+  respect to the input, in one ``tf.function`` (nothing else: no Gram, no loss, no copy);
+- **ours**: one ``Evaluator`` call (all loss terms and the gradient, float64 in and out, as
+  scipy gets them), and one L-BFGS iteration of ``optimize.minimize``, with the share of its
+  time spent outside TensorFlow (scipy, float64 conversion, callbacks);
+- **common**: the current keras-io ``neural_style_transfer.py`` step, re-implemented
+  faithfully in ``kerasio_baseline``.
+
+Also: the floor's arithmetic rate against a measured float32 matmul rate, and the peak
+resident memory (``VmHWM``) of a real ``transfer`` and of the common approach, each in a
+fresh subprocess per size so that sizes do not pollute each other (``peak_memory``).
+
+``--experiment`` runs the other measurements of results/BENCHMARKS.md: ``coarse-to-fine``
+(time to reach a single-scale run's objective), ``precision`` (float32 beside mixed after
+the same iterations) and ``memory`` (peak RSS of a real run per size, e.g. 2048 px); see
+``experiments``.
+Benchmarks stay out of the test suite; tests/test_bench.py only runs this at a tiny size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..settings import PRECISIONS
+from . import machine
+from .experiments import EXPERIMENTS, run_experiment
+from .machine import floor_flops, matmul_gflops, seconds
+from .peak_memory import child_rss, measure_rss
+from .workload import DEFAULT_SIZES, build_floor, build_ours, image_shape, synthetic_images
+
+
+def lbfgs_iterations(evaluator, x0: np.ndarray, iterations: int) -> dict:
+    """Time ``iterations`` L-BFGS iterations; the share of it spent outside the tf.function."""
+    from ..network import pixel_bounds
+    from ..optimize import minimize
+
+    inside = 0.0
+    compute = evaluator.compute
+
+    def timed(image):
+        nonlocal inside
+        started = time.perf_counter()
+        terms, grad = compute(image)
+        grad.numpy()  # wait for TensorFlow to finish (a GPU runs asynchronously)
+        inside += time.perf_counter() - started
+        return terms, grad
+
+    marks: list[tuple[float, float, int]] = []  # (time, time inside TF, evaluations) per iteration
+
+    def mark(iteration: int, x: np.ndarray, terms: np.ndarray) -> None:
+        marks.append((time.perf_counter(), inside, evaluator.evaluations))
+
+    # x0 was never evaluated (the timing rounds evaluate points beside it), so the cache
+    # answers nothing here that the wrapper would miss.
+    evaluator.compute = timed
+    evaluations_before = evaluator.evaluations
+    try:
+        started = time.perf_counter()
+        outcome = minimize(
+            evaluator, x0, iterations, bounds=pixel_bounds(evaluator.shape), lbfgs_history=20,
+            on_iteration=mark,
+        )  # fmt: skip
+        total = time.perf_counter() - started
+    finally:
+        evaluator.compute = compute
+    evaluations = evaluator.evaluations - evaluations_before
+    record = {
+        "iterations": outcome.iterations,
+        "evaluations": evaluations,
+        "s_per_iteration": total / max(outcome.iterations, 1),
+        "s_per_evaluation_in_lbfgs": total / max(evaluations, 1),
+        "outside_tf_share": max(0.0, 1.0 - inside / total),  # set-up included
+    }
+    if len(marks) >= 2:  # steady state: from the first iteration's end to the last's
+        (t0, in0, e0), (t1, in1, e1) = marks[0], marks[-1]
+        record["steady_s_per_iteration"] = (t1 - t0) / (len(marks) - 1)
+        record["steady_evaluations_per_iteration"] = (e1 - e0) / (len(marks) - 1)
+        record["steady_outside_tf_share"] = max(0.0, 1.0 - (in1 - in0) / (t1 - t0))
+        record["steady_outside_tf_s_per_iteration"] = ((t1 - t0) - (in1 - in0)) / (len(marks) - 1)
+    return record
+
+
+def measure_size(
+    size: int,
+    repeats: int,
+    iterations: int,
+    *,
+    common: bool = True,
+    precisions: Sequence[str] = ("float32",),
+    weights: str | None = None,
+) -> dict:
+    """Interleaved rounds of floor / ours (per precision) / common at one size; medians."""
+    height, width = image_shape(size)
+    ours = {p: build_ours(size, p, weights) for p in precisions}
+    evaluator, x0, extractor, deepest = ours[precisions[0]]
+    floor = build_floor(extractor, deepest, (height, width, 3))
+    candidates: dict[str, Callable[[], object]] = {"floor": floor}
+    for precision, (ev, x, _, _) in ours.items():
+        candidates[f"ours_{precision}"] = _fresh_call(ev, x)
+    if common:
+        from .kerasio_baseline import build_step
+
+        candidates["common"] = build_step(*synthetic_images(size), weights)
+    for call in candidates.values():  # warm up: trace, allocate
+        call()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, call in candidates.items():
+            times[name].append(seconds(call))
+    median = {name: float(np.median(values)) for name, values in times.items()}
+    record: dict[str, object] = {
+        "size": [width, height],
+        "deepest_layer": deepest,
+        "repeats": repeats,
+        "floor_s": median["floor"],
+        "floor_gflop": floor_flops(height, width, deepest) / 1e9,
+        "floor_gflops_per_s": floor_flops(height, width, deepest) / median["floor"] / 1e9,
+        "times_s": {name: [round(t, 4) for t in values] for name, values in times.items()},
+    }
+    for precision in precisions:
+        evaluator_s = median[f"ours_{precision}"]
+        record[f"evaluator_s_{precision}"] = evaluator_s
+        record[f"evaluator_over_floor_{precision}"] = evaluator_s / median["floor"]
+    if common:
+        record["common_step_s"] = median["common"]
+        record["speedup_over_common"] = median["common"] / median[f"ours_{precisions[0]}"]
+    if iterations:
+        record["lbfgs"] = lbfgs_iterations(evaluator, x0, iterations)
+        record["lbfgs_iteration_over_floor"] = record["lbfgs"]["s_per_iteration"] / median["floor"]
+    record["load_average"] = os.getloadavg()
+    return record
+
+
+def _fresh_call(evaluator, x: np.ndarray) -> Callable[[], object]:
+    """An Evaluator call on a new point each time (so its small cache never answers)."""
+    state = {"x": x}
+
+    def call():
+        state["x"] = state["x"] + 1e-3  # a new point: forces a real evaluation
+        return evaluator(state["x"])
+
+    return call
+
+
+def run(
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    *,
+    repeats: int = 3,
+    iterations: int = 5,
+    common: bool = True,
+    precisions: Sequence[str] = ("float32",),
+    rss: bool = True,
+    rss_steps: int = 3,
+    weights: str | None = None,
+    output: str | os.PathLike | None = "results/bench.json",
+    echo: Callable[[str], None] = print,
+) -> dict:
+    """Measure every size, print the tables and write the JSON; returns the record."""
+    report: dict[str, object] = {"command": sys.argv, "machine": machine.describe()}
+    echo(f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+         f"GPUs: {report['machine']['gpus'] or 'none'}; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    report["matmul_gflops_per_s"] = matmul_gflops()
+    echo(f"float32 matmul 2048^3: {report['matmul_gflops_per_s']:.0f} GFLOP/s")
+    report["sizes"] = []
+    for size in sizes:
+        record = measure_size(
+            size, repeats, iterations, common=common, precisions=precisions, weights=weights
+        )
+        record["floor_share_of_matmul"] = (
+            record["floor_gflops_per_s"] / report["matmul_gflops_per_s"]
+        )
+        if rss:
+            record["rss"] = {"ours": measure_rss("ours", size, rss_steps, precisions[0], weights)}
+            if common:
+                record["rss"]["common"] = measure_rss("common", size, rss_steps, weights=weights)
+        report["sizes"].append(record)
+        echo(f"  measured {size} px (load {os.getloadavg()[0]:.1f})")
+    report["load_average_at_end"] = os.getloadavg()
+    echo(format_table(report, precisions))
+    if output is not None:
+        from ..manifest import write_json_atomic
+
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(output, report)
+        echo(f"wrote {output}")
+    return report
+
+
+def format_table(report: dict, precisions: Sequence[str] = ("float32",)) -> str:
+    """The report as a Markdown table (one row per size)."""
+    head = ["size", "floor s", "GFLOP/s (% matmul)"]
+    for precision in precisions:
+        head += [f"Evaluator s ({precision})", "x floor"]
+    head += ["L-BFGS it. s", "evals/it.", "outside TF/it.", "common step s", "speed-up"]
+    head += ["peak RSS ours", "peak RSS common"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in report["sizes"]:
+        row = [
+            f"{r['size'][0]}x{r['size'][1]}",
+            f"{r['floor_s']:.3f}",
+            f"{r['floor_gflops_per_s']:.0f} ({100 * r.get('floor_share_of_matmul', 0):.0f}%)",
+        ]
+        for precision in precisions:
+            row += [f"{r[f'evaluator_s_{precision}']:.3f}",
+                    f"{r[f'evaluator_over_floor_{precision}']:.3f}"]  # fmt: skip
+        lbfgs = r.get("lbfgs")
+        steady = bool(lbfgs) and "steady_s_per_iteration" in lbfgs
+        row += [
+            f"{lbfgs['steady_s_per_iteration']:.3f}" if steady else "-",
+            f"{lbfgs['steady_evaluations_per_iteration']:.2f}" if steady else "-",
+            f"{100 * lbfgs['steady_outside_tf_share']:.1f}%" if steady else "-",
+            f"{r['common_step_s']:.3f}" if "common_step_s" in r else "-",
+            f"{r['speedup_over_common']:.2f}x" if "speedup_over_common" in r else "-",
+        ]
+        for mode in ("ours", "common"):
+            entry = r.get("rss", {}).get(mode)
+            if entry and "peak_rss_bytes" in entry:
+                row.append(f"{entry['peak_rss_bytes'] / 2**30:.2f} GiB")
+            else:
+                row.append(entry.get("error", "-")[:40] if entry else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bench`` flags (the CLI subcommand's and ``python -m style_transfer.tools.bench``'s)."""
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
+                        help="longer sides in px (256 512 1024); images are 4:3")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per size (3)")
+    parser.add_argument("--iterations", type=int, default=5, help="L-BFGS iterations timed (5)")
+    parser.add_argument(
+        "--precision", choices=(*PRECISIONS, "both"), default="float32",
+        help="the Evaluator's precision; both = float32 and mixed side by side",
+    )  # fmt: skip
+    parser.add_argument("--no-common", action="store_true", help="skip the keras-io approach")
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--rss-steps", type=int, default=3, help="iterations per memory run (3)")
+    parser.add_argument("--weights", help="local VGG19 notop .h5 file")
+    parser.add_argument("--json", default="results/bench.json", help="where to write the JSON")
+    parser.add_argument(
+        "--experiment", choices=("speed", *EXPERIMENTS),
+        default="speed",
+        help="speed: the tables above (default); coarse-to-fine: time to the single-scale "
+        "objective at --sizes[0] (--scales); precision: float32 vs mixed objective after "
+        "--iterations; memory: peak RSS of --rss-steps iterations per size, ours only",
+    )  # fmt: skip
+    parser.add_argument("--scales", type=int, default=3, help="coarse-to-fine scales (3)")
+    parser.add_argument(
+        "--baseline-iterations", type=int, default=None,
+        help="coarse-to-fine: iterations of the single-scale run that sets the target "
+        "(default: --iterations)",
+    )  # fmt: skip
+
+
+def main_from_args(args: argparse.Namespace) -> int:
+    precisions = PRECISIONS if args.precision == "both" else (args.precision,)
+    if args.experiment != "speed":
+        records = run_experiment(args, precisions)
+        report = {"command": sys.argv, "experiment": args.experiment, "machine": machine.describe()}
+        report["results"] = records
+        print(json.dumps(records, indent=2))
+        if args.json:
+            from ..manifest import write_json_atomic
+
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(args.json, report)
+        return 0
+    run(
+        args.sizes, repeats=args.repeats, iterations=args.iterations, common=not args.no_common,
+        precisions=precisions, rss=not args.no_rss, rss_steps=args.rss_steps,
+        weights=args.weights, output=args.json,
+    )  # fmt: skip
+    return 0
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m style_transfer.tools.bench")
+    add_arguments(parser)
+    parser.add_argument("--child", choices=("ours", "common"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:  # one peak-memory measurement, printed as one JSON line
+        precision = "float32" if args.precision == "both" else args.precision
+        record = child_rss(args.child, args.sizes[0], args.iterations, precision, args.weights)
+        print(json.dumps(record))
+        return 0
+    return main_from_args(args)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
