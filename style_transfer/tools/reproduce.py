@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import data, images
 from ..errors import InputError, ResourceError
 from ..manifest import manifest_path
+from ..optimize import Status
 from ..settings import Settings
 from .figures import (
     DEFAULT_NETWORK,
@@ -49,7 +50,7 @@ def reusable(path: Path, settings: Settings, content: Path, style: Path) -> bool
         image_sha256 = manifest["output"].get("sha256")  # absent in manifests before it existed
         return (
             recorded == expected
-            and manifest["optimizer"]["status"] == "completed"
+            and manifest["optimizer"]["status"] == Status.COMPLETED
             and image_sha256 in (None, images.image_digest(path))
             and inputs["content"]["sha256"] == images.image_digest(content)
             and inputs["style"]["sha256"] == images.image_digest(style)
@@ -148,7 +149,7 @@ def render_panel(
     result = transfer(content, style, settings, output=path, progress=progress)
     if progress:
         print()
-    if result.status != "completed":
+    if result.status != Status.COMPLETED:
         raise InputError(
             f"{where} stopped early ({result.stop_reason}); the image so far is saved, "
             "run the same command again to render it in full"
