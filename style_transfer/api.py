@@ -184,9 +184,11 @@ def score(
     refused: a luminance run outputs only its optimised image's luminance (on the content's
     colours), so what it minimised cannot be recomputed from the output.
     Returns ``content_loss`` (unweighted), ``style_losses`` (layer -> unweighted E_l),
-    ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``.
+    ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``. The score is
+    always computed in float32, whatever ``precision`` says: it is the reference.
     """
-    resolved = make_settings(settings, **overrides).resolve()
+    exact = make_settings(settings, **overrides)
+    resolved = dataclasses.replace(exact, precision="float32").resolve()
     if resolved.preserve_colour == "luminance":
         raise InputError(
             "score cannot use preserve_colour 'luminance' (the output keeps only the optimised "

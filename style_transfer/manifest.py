@@ -70,6 +70,39 @@ def input_paths(record: object) -> list[str]:
     return []
 
 
+# What the code did before a setting existed, where today's default differs from it.
+BEFORE_IT_EXISTED = {"precision": "float32"}
+
+
+def with_later_defaults(recorded: dict) -> dict:
+    """A manifest's ``settings`` plus the settings added since it was written.
+
+    A setting added later (e.g. ``scales``, ``precision``) takes what the code did before
+    it existed: today's default, or ``BEFORE_IT_EXISTED`` where the default changed since.
+    """
+    from .settings import Settings
+
+    defaults = json.loads(json.dumps(Settings().resolve().as_dict())) | BEFORE_IT_EXISTED
+    return {**{k: v for k, v in defaults.items() if k not in recorded}, **recorded}
+
+
+def made_with(record: dict, settings: ResolvedSettings) -> bool:
+    """Whether the run behind manifest ``record`` used ``settings`` (so its image answers them).
+
+    Every setting but the precision must be equal (read as ``with_later_defaults``); the
+    precision the run used must satisfy the one asked for (``precision.satisfies``: a
+    float32 result answers ``auto`` anywhere).
+    """
+    from . import precision
+
+    expected = json.loads(json.dumps(settings.as_dict()))
+    recorded = with_later_defaults(record["settings"])
+    del expected["precision"], recorded["precision"]
+    return recorded == expected and precision.satisfies(
+        precision.recorded(record), settings.precision
+    )
+
+
 def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None = None) -> dict:
     """The manifest of a run: its settings (the whole run's), inputs, start, outcome, losses.
 
@@ -103,6 +136,7 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
         "settings": settings.as_dict(),
         "weights": record.weights,
         "network": {"pooling": settings.pooling, "deepest_layer": record.deepest_layer},
+        "precision": record.precision,
         "inputs": record.inputs,
         "sizes": sizes,
         "start": record.start,

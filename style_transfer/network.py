@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import precision as _precision
 from .errors import InputError
 
 if TYPE_CHECKING:  # keras (and TensorFlow) load only when a network is built
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # keras (and TensorFlow) load only when a network is built
 # (block, number of convs, filters) of VGG19's convolutional part.
 VGG19_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
 POOLINGS = ("avg", "max")  # the 2x2 pooling between blocks: the paper's average, or max
-PRECISIONS = ("float32", "mixed")  # mixed: bfloat16 (CPU) / float16 (GPU) network, float32 losses
+PRECISIONS = _precision.REQUESTS  # auto, float32, mixed: see precision.py
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,8 @@ def check_pooling(pooling: object) -> str:
 def check_precision(precision: object) -> str:
     """``precision`` if it is one of ``PRECISIONS``, else InputError (checked only here)."""
     if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
     return precision
-
-
-def mixed_dtype_policy() -> str:
-    """The Keras mixed policy for this machine: float16 on a GPU, bfloat16 on a CPU."""
-    import tensorflow as tf
-
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
 
 
 def build_feature_extractor(
@@ -127,13 +121,16 @@ def build_feature_extractor(
     """A ``keras.Model`` mapping a preprocessed BGR batch to float32 ``{layer: features}``.
 
     Only the layers up to the deepest requested one are built, so no time is spent
-    on convolutions whose output no loss uses. ``precision="mixed"`` runs the
-    convolutions in bfloat16 (CPU) or float16 (GPU) with float32 weights, and casts
-    every returned feature map back to float32, so Grams and losses stay float32.
+    on convolutions whose output no loss uses. ``precision`` (a request or a Keras policy,
+    precision.py) may
+    run the convolutions in bfloat16 (CPU) or float16 (GPU) with float32 weights; every
+    returned feature map is cast back to float32, so Grams and losses stay float32.
     """
     import keras
 
-    dtype = mixed_dtype_policy() if check_precision(precision) == "mixed" else "float32"
+    if precision not in _precision.POLICIES:
+        check_precision(precision)
+    dtype = _precision.policy(precision)
     check_pooling(pooling)
     wanted = {keras_layer_name(layer) for layer in layers}
     last = deepest(wanted)

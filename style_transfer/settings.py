@@ -211,8 +211,10 @@ class Settings:
         shown_default="1: single scale",
     )
     precision: str = option(
-        "float32",
-        "mixed: network in bfloat16 (CPU) / float16 (GPU), Grams and losses float32",
+        "auto",
+        "the network's arithmetic (Grams and losses stay float32): auto = bfloat16 where the "
+        "CPU has it natively (AMX/AVX512_BF16), else float32; mixed = bfloat16 (CPU) / "
+        "float16 (GPU) anyway",
         choices=PRECISIONS,
     )
 
@@ -398,7 +400,7 @@ class ResolvedSettings:
     style_blend_weights: tuple[float, ...] | None = None  # normalised to sum 1; None = equal
     style_scale: float = 1.0
     scales: int = 1  # coarse-to-fine scales (multiscale.py); 1 = single scale
-    precision: str = "float32"
+    precision: str = "float32"  # the request; what it resolved to is the manifest's "precision"
 
     @property
     def ratio(self) -> float:

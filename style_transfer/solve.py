@@ -19,7 +19,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import colour, images, network
+from . import colour, images, network, precision
 from .errors import InputError
 from .evaluator import Evaluator, NonFiniteLossError
 from .inputs import Prepared, describe
@@ -60,6 +60,7 @@ class RunRecord:
     deepest_layer: str  # the feature extractor's last layer
     inputs: dict  # the inputs as given (inputs.Sources.description)
     coarse_to_fine: CoarseToFine | None = None
+    precision: dict | None = None  # precision.Precision.as_dict(): requested, used, reason
 
 
 # ---------------------------------------------------------------------------- the network
@@ -85,14 +86,17 @@ def feature_extractor(
     pooling: str,
     kind: str = "original",
     calibration: str | None = None,
-    precision: str = "float32",
+    policy: str = "float32",
 ) -> keras.Model:
-    """The VGG19 feature extractor for these weights and layers, built once per process."""
+    """The VGG19 feature extractor for these weights and layers, built once per process.
+
+    ``policy``: the Keras dtype policy (precision.POLICIES), so ``auto`` and what it
+    resolved to share one model."""
     if kind == "normalised":
         weights = _normalised(path, md5, pooling, calibration)[0]
     else:
         weights = _weights(path, md5)
-    return network.build_feature_extractor(layers, weights, pooling, precision)
+    return network.build_feature_extractor(layers, weights, pooling, policy)
 
 
 def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
@@ -113,8 +117,9 @@ def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
     kind, calibration = settings.network, settings.calibration
     layers = tuple(settings.layers)
     extractor = feature_extractor(
-        str(path), info["md5"], layers, settings.pooling, kind, calibration, settings.precision
-    )
+        str(path), info["md5"], layers, settings.pooling, kind, calibration,
+        precision.resolve(settings.precision).used,
+    )  # fmt: skip
     if kind == "normalised":
         made = _normalised(str(path), info["md5"], settings.pooling, calibration)[1]
         info = {**info, "normalisation": made}
@@ -275,4 +280,5 @@ def run(
         weights=weights,
         deepest_layer=extractor.layers[-1].name,
         inputs=inputs.description,
+        precision=precision.resolve(settings.precision).as_dict(),
     )

@@ -72,3 +72,29 @@ def tubingen(images_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def starry_night(images_dir: Path) -> Path:
     return images_dir / "starry_night.jpg"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _float32_auto():
+    """``--precision auto`` runs float32 in tests (session-wide, so module fixtures too): they
+    check the objective against float32 references. Yields the real ``precision.resolve``."""
+    from style_transfer import precision
+
+    real = precision.resolve
+
+    def pinned(requested: str) -> precision.Precision:
+        if requested == "auto":
+            return precision.Precision("auto", "float32", "tests: auto pinned to float32")
+        return real(requested)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(precision, "resolve", pinned)
+        yield real
+
+
+@pytest.fixture
+def machine_precision(_float32_auto, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolve ``auto`` for this machine (bfloat16 where the CPU has it), as a user's run does."""
+    from style_transfer import precision
+
+    monkeypatch.setattr(precision, "resolve", _float32_auto)

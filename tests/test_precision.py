@@ -1,10 +1,12 @@
 """Mixed precision: a bfloat16/float16 network, float32 Grams and losses, close to float32."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from style_transfer import Settings, network, transfer
+from style_transfer import Settings, manifest, network, precision, transfer
 from style_transfer.api import load_network
 from style_transfer.errors import InputError
 from style_transfer.evaluator import Evaluator
@@ -14,11 +16,100 @@ from style_transfer.objective import Objective
 LOW = "float16" if tf.config.list_physical_devices("GPU") else "bfloat16"
 
 
-def test_precision_is_float32_or_mixed():
-    assert Settings().resolve().precision == "float32"
+def test_precision_is_auto_by_default_or_float32_or_mixed():
+    assert Settings().resolve().precision == "auto"
     assert Settings(precision="mixed").resolve().precision == "mixed"
-    with pytest.raises(InputError, match="float32 or mixed"):
+    with pytest.raises(InputError, match="auto, float32, mixed"):
         Settings(precision="float16").resolve()
+
+
+# A Sapphire Rapids flags line (shortened), as /proc/cpuinfo gives it.
+SAPPHIRE = "fpu vme sse2 avx2 avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8"
+COOPER_LAKE = "fpu sse2 avx2 avx512f avx512_vnni avx512_bf16"
+SKYLAKE = "fpu sse2 avx2 avx512f avx512bw avx512_vnni"
+
+
+@pytest.mark.parametrize(
+    ("flags", "used", "reason"),
+    [
+        (SAPPHIRE, "mixed_bfloat16", "CPU has amx_bf16"),
+        (COOPER_LAKE, "mixed_bfloat16", "CPU has avx512_bf16"),
+        (SKYLAKE, "float32", "CPU has no native bfloat16 (amx_bf16/avx512_bf16)"),
+        ("", "float32", "CPU has no native bfloat16 (amx_bf16/avx512_bf16)"),
+    ],
+)
+def test_auto_takes_bfloat16_only_where_the_cpu_flags_say_so(flags, used, reason):
+    choice = precision.choose("auto", gpu=False, flags=flags.split())
+    assert choice == precision.Precision("auto", used, reason)
+
+
+def test_auto_is_float32_on_a_gpu_without_flags_or_without_onednn():
+    assert precision.choose("auto", gpu=True, flags=SAPPHIRE.split()).used == "float32"
+    assert "GPU" in precision.choose("auto", gpu=True, flags=None).reason
+    assert precision.choose("auto", gpu=False, flags=None).used == "float32"
+    off = precision.choose("auto", gpu=False, flags=SAPPHIRE.split(), onednn=False)
+    assert off == precision.Precision(
+        "auto", "float32", "CPU has amx_bf16 but TF_ENABLE_ONEDNN_OPTS=0"
+    )
+
+
+def test_explicit_requests_are_what_they_name():
+    for gpu in (False, True):
+        assert precision.choose("float32", gpu=gpu, flags=SAPPHIRE.split()).used == "float32"
+    assert precision.choose("mixed", gpu=False, flags=SKYLAKE.split()).used == "mixed_bfloat16"
+    assert precision.choose("mixed", gpu=True, flags=None).used == "mixed_float16"
+
+
+def test_cpu_flags_read_the_flags_line_of_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Xeon\nflags\t\t: {SAPPHIRE}\n\n")
+    flags = precision.cpu_flags(cpuinfo)
+    assert precision.bfloat16_flag(flags) == "amx_bf16"
+    assert precision.bfloat16_flag(SKYLAKE) is None  # a whole flags line works too
+    assert precision.cpu_flags(tmp_path / "absent") is None
+    (tmp_path / "no_flags").write_text("processor\t: 0\n")
+    assert precision.cpu_flags(tmp_path / "no_flags") is None
+
+
+def test_this_machine_resolves_auto_from_its_own_flags(machine_precision):
+    flags = precision.cpu_flags()
+    choice = precision.resolve("auto")
+    if tf.config.list_physical_devices("GPU") or flags is None:
+        assert choice.used == "float32"
+    else:
+        expected = "mixed_bfloat16" if precision.bfloat16_flag(flags) else "float32"
+        assert choice.used == expected
+
+
+def test_reuse_rule(monkeypatch):
+    """float32 answers auto anywhere; mixed answers auto only where auto runs it now."""
+    for auto_here in ("float32", "mixed_bfloat16"):
+        choice = precision.Precision("auto", auto_here, "test")
+        monkeypatch.setattr(precision, "resolve", lambda requested, c=choice: c)
+        assert precision.satisfies("float32", "auto")
+        assert precision.satisfies("mixed_bfloat16", "auto") == (auto_here == "mixed_bfloat16")
+        assert not precision.satisfies("mixed_float16", "auto")
+    assert precision.satisfies("float32", "float32")
+    assert not precision.satisfies("mixed_bfloat16", "float32")
+    assert not precision.satisfies("mixed", "float32")
+
+
+def test_old_manifests_ran_float32_and_are_reused_for_auto_and_float32(monkeypatch):
+    bf16 = precision.Precision("auto", "mixed_bfloat16", "test")
+    monkeypatch.setattr(precision, "resolve", lambda requested: bf16)
+    settings = Settings(size=64).resolve().as_dict()
+    for old in ({}, {"precision": "float32"}):  # before the setting existed; before auto
+        recorded = {k: v for k, v in settings.items() if k != "precision"} | old
+        record = {"settings": json.loads(json.dumps(recorded))}
+        assert precision.recorded(record) == "float32"
+        for request, reused in (("auto", True), ("float32", True), ("mixed", False)):
+            wanted = Settings(size=64, precision=request).resolve()
+            assert manifest.made_with(record, wanted) is reused, (old, request)
+        assert not manifest.made_with(record, Settings(size=65).resolve())
+    new = {"settings": settings, "precision": bf16.as_dict()}
+    assert manifest.made_with(new, Settings(size=64).resolve())
+    assert not manifest.made_with(new, Settings(size=64, precision="float32").resolve())
+    assert manifest.made_with(new, Settings(size=64, precision="mixed").resolve())  # same policy
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +120,8 @@ def pair(tubingen, starry_night):
     content = images.resize_long_side(images.load_image(tubingen), 64)
     style = images.resize_to(images.load_image(starry_night), *content.shape[:2])
     evaluators = []
-    for precision in ("float32", "mixed"):
-        resolved = Settings(size=64, precision=precision).resolve()
+    for request in ("float32", "mixed"):
+        resolved = Settings(size=64, precision=request).resolve()
         extractor, _ = load_network(resolved)
         objective = Objective(
             extractor, resolved, network.preprocess(content), [network.preprocess(style)]
@@ -74,10 +165,10 @@ def test_mixed_is_close_to_float32_on_a_tiny_case(pair):
 
 def test_mixed_transfer_reaches_a_similar_objective(tubingen, starry_night):
     runs = {
-        precision: transfer(
-            tubingen, starry_night, size=48, iterations=10, precision=precision, progress=False
+        request: transfer(
+            tubingen, starry_night, size=48, iterations=10, precision=request, progress=False
         )
-        for precision in ("float32", "mixed")
+        for request in ("float32", "mixed")
     }
     assert runs["mixed"].manifest["settings"]["precision"] == "mixed"
     start, full, mixed = (
@@ -87,3 +178,20 @@ def test_mixed_transfer_reaches_a_similar_objective(tubingen, starry_night):
     )
     assert mixed < start / 5  # it optimises
     assert mixed == pytest.approx(full, rel=0.25)
+
+
+def test_auto_transfer_records_what_it_ran_and_why(tubingen, starry_night, machine_precision):
+    result = transfer(tubingen, starry_night, size=32, iterations=2, progress=False)
+    assert result.manifest["settings"]["precision"] == "auto"
+    assert result.manifest["precision"] == precision.resolve("auto").as_dict()
+
+
+def test_score_is_float32_whatever_the_precision(tubingen, starry_night, machine_precision):
+    from style_transfer import images, score
+
+    small = images.resize_long_side(images.load_image(tubingen), 32)
+    scores = [
+        score(small, tubingen, starry_night, precision=p)["total_loss"]
+        for p in ("float32", "mixed", "auto")
+    ]
+    assert scores[0] == scores[1] == scores[2]

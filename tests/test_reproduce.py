@@ -126,6 +126,10 @@ def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
     content = data.image_path("tubingen", images_dir)
     style = data.image_path(panel.style, images_dir)
     assert reproduce.reusable(copy, panel_settings(panel, base), content, style)
+    # It ran float32: that answers an explicit float32 and the default auto, not mixed.
+    for same in ("float32", "auto"):
+        request = panel_settings(panel, dataclasses.replace(base, precision=same))
+        assert reproduce.reusable(copy, request, content, style)
     for changed in ({"scales": 2}, {"precision": "mixed"}):
         request = panel_settings(panel, dataclasses.replace(base, **changed))
         assert not reproduce.reusable(copy, request, content, style)

@@ -16,7 +16,7 @@ from .figures import DEFAULT_NETWORK, DEFAULT_RATIO_SCALE, FIGURES, RATIO_SOURCE
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register reproduce, compare and bench on the main parser's subcommands."""
-    from ..cli import _add_network_flags
+    from ..cli import _add_network_flags, add_setting_flag
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--out", default="results", help="output folder (results)")
@@ -47,6 +47,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--iterations", type=int, default=500, help="L-BFGS iterations (500)")
     run.add_argument("--force", action="store_true", help="re-render panels already done")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_setting_flag(run, "precision")
     common(run)
     run.set_defaults(handler=_reproduce)
 
@@ -66,7 +67,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def _reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
-    base = Settings(weights=args.weights, calibration=args.calibration)
+    base = Settings(weights=args.weights, calibration=args.calibration, precision=args.precision)
     reproduce(
         args.figure, args.out, size=args.size, iterations=args.iterations,
         images_dir=args.images, network=args.network, ratios=args.ratios,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import data, images
 from ..errors import InputError, ResourceError
-from ..manifest import manifest_path
+from ..manifest import made_with, manifest_path
 from ..optimize import Status
 from ..settings import Settings
 from .figures import (
@@ -44,12 +44,10 @@ def reusable(path: Path, settings: Settings, content: Path, style: Path) -> bool
         return False
     try:
         manifest = json.loads(record.read_text())
-        expected = json.loads(json.dumps(settings.resolve().as_dict()))
-        recorded = _with_later_defaults(manifest["settings"])
         inputs = manifest["inputs"]
         image_sha256 = manifest["output"].get("sha256")  # absent in manifests before it existed
         return (
-            recorded == expected
+            made_with(manifest, settings.resolve())
             and manifest["optimizer"]["status"] == Status.COMPLETED
             and image_sha256 in (None, images.image_digest(path))
             and inputs["content"]["sha256"] == images.image_digest(content)
@@ -57,16 +55,6 @@ def reusable(path: Path, settings: Settings, content: Path, style: Path) -> bool
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False
-
-
-def _with_later_defaults(recorded: dict) -> dict:
-    """``recorded`` plus, at their defaults, the settings added since it was written.
-
-    A setting added later (e.g. ``scales``, ``precision``) defaults to what the code did
-    before it existed, so a panel rendered without it matches a request at that default.
-    """
-    defaults = json.loads(json.dumps(Settings().resolve().as_dict()))
-    return {**{k: v for k, v in defaults.items() if k not in recorded}, **recorded}
 
 
 def reproduce(
