@@ -35,7 +35,7 @@ from pathlib import Path
 
 from . import errors, images
 from .errors import InputError, StyleTransferError
-from .manifest import command_line, manifest_path
+from .manifest import command_line, made_with, manifest_path
 from .settings import INITS, Settings
 
 MAX_RETRIES = 3  # Ray re-runs a task whose worker died this many times (not one that raised)
@@ -174,27 +174,15 @@ def reusable(job: Job) -> bool:
         return False
     try:
         manifest = json.loads(record.read_text())
-        expected = json.loads(json.dumps(job.settings.resolve().as_dict()))
-        recorded = _with_later_defaults(manifest["settings"])
         image_sha256 = manifest["output"].get("sha256")
         return (
-            recorded == expected
+            made_with(manifest, job.settings.resolve())
             and manifest["optimizer"]["status"] == "completed"
             and image_sha256 in (None, images.image_digest(path))
             and _recorded_inputs(manifest) == [images.image_digest(f) for f in job.input_files()]
         )
     except (OSError, ValueError, KeyError, TypeError, StyleTransferError):
         return False
-
-
-def _with_later_defaults(recorded: dict) -> dict:
-    """``recorded`` plus, at their defaults, the settings added since it was written.
-
-    A setting added later (e.g. ``scales``, ``precision``) defaults to what the code did
-    before it existed, so a result made without it matches a request at that default.
-    """
-    defaults = json.loads(json.dumps(Settings().resolve().as_dict()))
-    return {**{k: v for k, v in defaults.items() if k not in recorded}, **recorded}
 
 
 def _recorded_inputs(manifest: dict) -> list[str]:

@@ -243,7 +243,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=int, default=5, help="L-BFGS iterations timed (5)")
     parser.add_argument(
         "--precision", choices=(*PRECISIONS, "both"), default="float32",
-        help="the Evaluator's precision; both = float32 and mixed side by side",
+        help="the Evaluator's precision; both = float32 and auto side by side",
     )  # fmt: skip
     parser.add_argument("--no-common", action="store_true", help="skip the keras-io approach")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory subprocesses")
@@ -266,7 +266,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main_from_args(args: argparse.Namespace) -> int:
-    precisions = PRECISIONS if args.precision == "both" else (args.precision,)
+    precisions = ("float32", "auto") if args.precision == "both" else (args.precision,)
     if args.experiment != "speed":
         records = run_experiment(args, precisions)
         report = {"command": sys.argv, "experiment": args.experiment, "machine": machine.describe()}
