@@ -32,6 +32,9 @@ FILES_CELL = '''# Local files when there are any, downloads otherwise.
 # image is downloaded once from its public URL into the Keras cache (hash-checked).
 # Weights: $STYLE_TRANSFER_WEIGHTS, else ../shared/weights, else the Keras cache / download.
 %matplotlib inline
+# Figures as 72-dpi JPEGs: they are mostly photos, and the saved notebook stays small.
+%config InlineBackend.figure_formats = ["jpeg"]
+%config InlineBackend.print_figure_kwargs = {"dpi": 72, "pil_kwargs": {"quality": 50}}
 import style_transfer as st
 from style_transfer.data import image_path
 from style_transfer.plots import plot_losses, side_by_side
@@ -76,8 +79,9 @@ def quickstart() -> list:
         new_markdown_cell(
             "## Stylise\n\n"
             "`st.transfer` takes paths, PIL images or numpy arrays and any field of "
-            "`st.Settings` as a keyword. The progress bar shows the total loss and the two "
-            "raw terms per L-BFGS iteration. The paper preset starts from white noise and "
+            "`st.Settings` as a keyword. The progress bar shows the weighted terms that add "
+            "up to the loss (α·content + β·style) and an ETA, and the image is previewed "
+            "every tenth of the run. The paper preset starts from white noise and "
             "uses α/β = 1e-3."
         ),
         new_code_cell(
@@ -178,7 +182,7 @@ def figure3() -> list:
             '    print(f"row up to {layers[-1]} done, {time.perf_counter() - started:.0f} s")'
         ),
         new_code_cell(
-            "figure = side_by_side(grid, titles, columns=len(RATIOS), image_height=2.0)\n"
+            "figure = side_by_side(grid, titles, columns=len(RATIOS), image_height=1.5)\n"
             'figure.suptitle("rows: style layers conv1_1 … convN_1; columns: α/β")\n'
             'figure.savefig(OUTPUT / "figure3_grid.png")\n'
             "figure"

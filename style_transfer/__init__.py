@@ -9,7 +9,10 @@ TensorFlow starts only when needed.
 import importlib
 import os
 
+from . import quiet
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's Python-side chatter quiet
+quiet.install()  # and its native log lines, whichever module imports it first (quiet.py)
 
 __version__ = "0.1.0"
 _API = {
@@ -27,8 +30,4 @@ __all__ = sorted(_API)
 def __getattr__(name: str) -> object:
     if name not in _API:
         raise AttributeError(f"module 'style_transfer' has no attribute {name!r}")
-    if _API[name] == "api":
-        from .quiet import import_tensorflow
-
-        import_tensorflow()  # without its native log lines (quiet.py)
     return getattr(importlib.import_module(f".{_API[name]}", __name__), name)

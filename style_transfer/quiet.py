@@ -2,17 +2,22 @@
 
 TensorFlow 2.21 writes CUDA probes ("failed call to cuInit"), oneDNN notes and absl's
 preamble straight to file descriptor 2, past ``TF_CPP_MIN_LOG_LEVEL``, so they reach a
-terminal, a log and (through ipykernel's capture of fd 2) every notebook. ``import_tensorflow``
-points fd 2 at a temporary file while TensorFlow loads and probes its devices, and replays
-that file only if the import fails. ``STYLE_TRANSFER_VERBOSE=1`` (the command line's
-``--verbose``) lets every line through.
+terminal, a log and (through ipykernel's capture of fd 2) every notebook. ``install``
+(run by ``import style_transfer``) adds an import hook: whichever module first imports
+TensorFlow, fd 2 points at a temporary file while TensorFlow loads and probes its devices,
+and that file is replayed only if the import fails. ``STYLE_TRANSFER_VERBOSE=1`` (the
+command line's ``--verbose``) lets every line through.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from types import ModuleType
 
 VERBOSE_VAR = "STYLE_TRANSFER_VERBOSE"
@@ -25,27 +30,71 @@ def verbose() -> bool:
 
 def import_tensorflow() -> ModuleType:
     """``tensorflow``, imported (once) with its native log lines hidden unless ``verbose()``."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    if verbose():
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        import tensorflow as tf
+    if "tensorflow" not in sys.modules:
+        if verbose():
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+            uninstall()
+        else:
+            install()
+    import tensorflow
 
-        return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return tensorflow
+
+
+def install() -> None:
+    """Hide TensorFlow's native log lines at its first import, wherever that happens."""
+    if (
+        "tensorflow" in sys.modules
+        or verbose()
+        or any(isinstance(f, _Finder) for f in sys.meta_path)
+    ):
+        return
+    sys.meta_path.insert(0, _Finder())
+
+
+def uninstall() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _Finder)]
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` as usual, then wraps its loader in ``_QuietLoader`` (once)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        uninstall()  # one use: the real finders answer from here on
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        with _fd2_hidden():
+            self.loader.exec_module(module)
+            module.config.list_physical_devices()  # the CUDA probe logs here, not at import
+
+
+@contextlib.contextmanager
+def _fd2_hidden() -> Iterator[None]:
+    """File descriptor 2 into a temporary file; replayed to stderr if the block raises."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no usable stderr: nothing to hide the lines from
-        import tensorflow as tf
-
-        return tf
+    except (AttributeError, OSError, ValueError):  # no usable stderr: nothing to hide from
+        yield
+        return
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # the CUDA probe logs here, not at import
+            yield
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
@@ -54,4 +103,3 @@ def import_tensorflow() -> ModuleType:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-    return tf

@@ -7,6 +7,7 @@ interpreter: nothing needs ``jupyter kernelspec install`` on a fresh machine.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from nbclient import NotebookClient
 from timeouts import timeout_for
 
 FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
+MAX_NOTEBOOK_BYTES = 300_000  # an executed notebook, outputs included
+TENSORFLOW_LOG = re.compile(r"absl::InitializeLog|cuInit|oneDNN custom operations|cuda_")
 NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
 TINY = {
     "STYLE_TRANSFER_NOTEBOOK_SIZE": "32",  # conv5_1 needs >= 16 px on each side
@@ -83,12 +86,43 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch):
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError with the failing cell and its traceback
-    shown = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if "image/png" in output.get("data", {})
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
     ]
+    shown = [o for o in outputs if {"image/png", "image/jpeg"} & set(o.get("data", {}))]
     assert shown, f"{path.name} displayed no figure"
     assert any(tmp_path.iterdir()), f"{path.name} wrote nothing to its output folder"
+    saved = tmp_path / path.name
+    nbformat.write(notebook, saved)
+    assert saved.stat().st_size < MAX_NOTEBOOK_BYTES, f"{path.name}: {saved.stat().st_size} B"
+    text = "".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
+    assert not TENSORFLOW_LOG.search(text), f"{path.name} shows TensorFlow's log lines"
+    assert not re.search(r"np\.(float|int)\d+\(", text), f"{path.name} prints numpy reprs"
+    assert "\r" not in text and "\x1b" not in text, f"{path.name}: terminal control characters"
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_progress_in_a_notebook_is_one_bar_and_one_preview(tubingen, starry_night):
+    """However many iterations, the transfer cell keeps one updated bar and one preview."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import style_transfer as st\n"
+            f"st.transfer({str(tubingen)!r}, {str(starry_night)!r}, size=32, iterations=25)\n"
+            "None"
+        )
+    ]
+    client = NotebookClient(
+        notebook, kernel_name="python3", timeout=int(timeout_for(iterations=25))
+    )
+    client.execute()
+    outputs = notebook.cells[0].outputs
+    kinds = sorted(
+        next(iter(set(o.get("data", {})) - {"text/plain"}), o.output_type) for o in outputs
+    )
+    assert kinds == ["image/jpeg", "text/html"], outputs
+    bar = next(o for o in outputs if "text/html" in o.data).data["text/html"]
+    assert 'value="25" max="25"' in bar and "α·content" in bar and "ETA" in bar

@@ -44,21 +44,40 @@ def test_the_weights_command_is_quiet_and_takes_verbose():
         assert process.stderr == "", process.stderr
 
 
-def test_a_failed_import_shows_what_tensorflow_said(monkeypatch, capfd):
+def test_a_failed_import_shows_what_tensorflow_said(monkeypatch, capfd, tmp_path):
     """The hidden lines come back when the import fails: they are the diagnosis."""
     from style_transfer import quiet
 
-    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    broken = tmp_path / "tensorflow"  # a "tensorflow" that logs to fd 2, then fails
+    broken.mkdir()
+    (broken / "__init__.py").write_text(
+        "import os\nos.write(2, b'libcudart.so: cannot open shared object file\\n')\n"
+        "raise ImportError('tensorflow is broken')\n"
+    )
+    pytest.importorskip("tensorflow")  # the real one, so that monkeypatch puts it back
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorflow")
     monkeypatch.delenv(VERBOSE_VAR, raising=False)
-
-    class Loader:  # a "tensorflow" that writes to fd 2 and then fails, like a broken install
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow":
-                os.write(2, b"libcudart.so: cannot open shared object file\n")
-                raise ImportError("tensorflow is broken")
-            return None
-
-    monkeypatch.setattr(sys, "meta_path", [Loader(), *sys.meta_path])
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
     with pytest.raises(ImportError, match="broken"):
         quiet.import_tensorflow()
     assert "libcudart.so" in capfd.readouterr().err
+
+
+def test_a_working_import_hides_what_tensorflow_said(monkeypatch, capfd, tmp_path):
+    from style_transfer import quiet
+
+    chatty = tmp_path / "tensorflow"
+    chatty.mkdir()
+    (chatty / "__init__.py").write_text(
+        "import os, types\nos.write(2, b'failed call to cuInit\\n')\n"
+        "config = types.SimpleNamespace(list_physical_devices=lambda: [])\n"
+    )
+    pytest.importorskip("tensorflow")  # the real one, so that monkeypatch puts it back
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    monkeypatch.delenv(VERBOSE_VAR, raising=False)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    module = quiet.import_tensorflow()
+    assert module.__file__.startswith(str(tmp_path))
+    assert capfd.readouterr().err == ""
