@@ -27,6 +27,7 @@ import dataclasses
 import json
 import os
 import platform
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -417,18 +418,37 @@ def _connect(ray, placement: Placement) -> bool:
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
     if placement.address is None:
         cpus = placement.workers * _cpus_per_task(placement, local=True)
-        ray.init(num_cpus=cpus, **quiet)
+        ray.init(address="local", num_cpus=cpus, **quiet)  # never a `ray start` one
         return True
     package = str(Path(__file__).resolve().parent)  # ship this exact code to every node
     try:
+        _probe(_bootstrap_address(placement.address))
         ray.init(address=placement.address, runtime_env={"py_modules": [package]}, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as error:
+    except (OSError, RuntimeError, ValueError) as error:  # ConnectionError is an OSError
         raise InputError(
             f"cannot join the Ray cluster at {placement.address!r}: "
             f"{' '.join(str(error).split())}; start one with 'ray start --head' or check "
             "--ray-address"
         ) from None
     return True
+
+
+def _bootstrap_address(address: str) -> str:
+    """``auto`` as the HOST:PORT it stands for (RAY_ADDRESS, or the last ``ray start`` here)."""
+    if address != "auto":
+        return address
+    try:
+        from ray._private.services import canonicalize_bootstrap_address_or_die
+    except ImportError:  # moved in a later Ray: let ray.init find it
+        return address
+    return canonicalize_bootstrap_address_or_die(address)
+
+
+def _probe(address: str, seconds: float = 10.0) -> None:
+    """Fail fast on a ``HOST:PORT`` nobody listens on (``ray.init`` would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if sep and "://" not in address and port.isdigit():
+        socket.create_connection((host, int(port)), timeout=seconds).close()
 
 
 def _cpus_per_task(placement: Placement, *, local: bool) -> int:

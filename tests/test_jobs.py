@@ -33,6 +33,7 @@ def local_ray():
 
     path = os.pathsep.join(p for p in (str(TESTS), *sys.path) if p)  # jobs_faults + the package
     ray.init(
+        address="local",
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
@@ -185,3 +186,15 @@ def test_plan_schedules_longest_panels_first():
     assert makespan([3.0, 4.0, 5.0], 2, overhead=1.0) == 9.0  # 5+1 | 4+1 + 3+1
     assert makespan([3.0, 4.0, 5.0], 8) == 5.0
     assert makespan([1.0] * 6, 3) == 2.0
+
+
+def test_an_address_nobody_listens_on_fails_fast_in_one_line(tmp_path, tubingen, starry_night):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as free:  # a port that was free a moment ago
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    job = Job("one", tubingen, (starry_night,), SMALL, tmp_path / "one.png")
+    with pytest.raises(InputError, match=f"cannot join the Ray cluster at '127.0.0.1:{port}'"):
+        run_jobs([job], Placement(address=f"127.0.0.1:{port}"), report=_quiet)
