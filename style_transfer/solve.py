@@ -262,7 +262,10 @@ def run(
 
     optimised = network.deprocess(outcome.x.reshape(height, width, 3))
     finished = colour.finish(optimised, inputs.content, settings.preserve_colour)
-    final_terms = objective.named(evaluator.evaluate(outcome.x)[0])
+    best = outcome.x is evaluator.best_x  # then its terms are known: no second evaluation
+    final_terms = objective.named(
+        evaluator.best_terms if best else evaluator.evaluate(outcome.x)[0]
+    )
     return RunRecord(
         image=np.round(finished).astype(np.uint8),
         optimised=optimised,

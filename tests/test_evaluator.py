@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.optimize
+import tensorflow as tf
 
 from style_transfer import network
 from style_transfer.api import load_network
@@ -77,3 +78,43 @@ def test_non_finite_loss_raises(evaluator):
     x = np.full(int(np.prod(SHAPE)), np.nan)
     with pytest.raises(NonFiniteLossError):
         evaluator(x)
+
+
+def test_cache_tells_points_apart_that_differ_in_one_element(evaluator):
+    """The lookup's early rejection must not take a point for another one it resembles."""
+    rng = np.random.default_rng(8)
+    x = network.preprocess(rng.uniform(0, 255, SHAPE)).astype(np.float64).ravel()
+    loss = evaluator.loss(x)
+    for index in (0, 1, x.size // 2 + 1, x.size - 1):  # on and off the probed elements
+        nudged = x.copy()
+        nudged[index] += 64.0
+        before = evaluator.evaluations
+        assert evaluator.loss(nudged) != loss
+        assert evaluator.evaluations == before + 1
+    assert evaluator.loss(x.copy()) == loss  # an equal copy is a cache hit
+
+
+def test_minimize_follows_plain_scipy_step_for_step(evaluator):
+    """The Evaluator's caching and conversions change nothing: L-BFGS-B over it visits the
+    same points, bit for bit, as over a plain uncached float64 -> float32 -> float64 function."""
+    from style_transfer.optimize import minimize
+
+    rng = np.random.default_rng(9)
+    x0 = network.preprocess(rng.uniform(0, 255, SHAPE)).astype(np.float64).ravel()
+    bounds = network.pixel_bounds(SHAPE)
+
+    def plain(x):
+        image = tf.constant(np.array(x, np.float32).reshape(1, *SHAPE))
+        terms, grad = evaluator.compute(image)
+        return float(terms.numpy()[0]), grad.numpy().astype(np.float64).ravel()
+
+    seen = []
+    scipy.optimize.minimize(
+        plain, x0, jac=True, method="L-BFGS-B", bounds=scipy.optimize.Bounds(*bounds),
+        callback=lambda xk: seen.append(plain(xk)[0]),
+        options={"maxiter": 6, "maxfun": 62, "maxcor": 20, "ftol": 0, "gtol": 0, "maxls": 40},
+    )  # fmt: skip
+    fresh = Evaluator(evaluator.objective, SHAPE)
+    outcome = minimize(fresh, x0, 6, bounds=bounds, lbfgs_history=20)
+    assert [float(terms[0]) for terms in outcome.history[1:]] == seen
+    assert outcome.x is fresh.best_x and fresh.best_terms[0] == fresh.best_loss
