@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import PIL.Image
@@ -14,10 +16,11 @@ from style_transfer import cli, data, images
 from style_transfer.errors import InputError, ResourceError
 from style_transfer.manifest import manifest_path
 from style_transfer.settings import Settings
-from style_transfer.tools import compare, reproduce
+from style_transfer.tools import compare, reproduce, tracked
 from style_transfer.tools.figures import figure_spec, panel_settings
 
 SIZE, ITERATIONS = 64, 2
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_figure2_uses_the_papers_ratios():
@@ -196,3 +199,48 @@ def test_missing_inputs_are_clear_errors(tmp_path: Path, capsys):
     assert cli.main(["reproduce", "fig2", "--images", str(tmp_path), "--out", str(tmp_path)]) == 3
     error = capsys.readouterr().err
     assert "tubingen.jpg" in error and error.count("\n") == 1
+
+
+# --- committed results are not overwritten unless asked (tools/tracked.py) -----------------
+
+
+def git_folder_with_a_tracked_file(root: Path) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=60)
+    folder = root / "results"
+    folder.mkdir()
+    (folder / "fig2.jpg").write_bytes(b"committed")
+    subprocess.run(["git", "-C", str(root), "add", "results/fig2.jpg"], check=True, timeout=60)
+    return folder
+
+
+def test_reproduce_refuses_a_folder_with_tracked_files_unless_asked(tmp_path: Path, capsys):
+    folder = git_folder_with_a_tracked_file(tmp_path)
+    assert tracked.holds_tracked_files(folder) and tracked.holds_tracked_files(tmp_path)
+    assert not tracked.holds_tracked_files(tmp_path / "elsewhere")  # does not exist
+    (tmp_path / "untracked").mkdir()
+    assert not tracked.holds_tracked_files(tmp_path / "untracked")
+    with pytest.raises(InputError, match="--into-tracked") as error:
+        reproduce.reproduce("init", folder, size=SIZE, iterations=ITERATIONS)
+    assert "\n" not in str(error.value)
+    with pytest.raises(InputError, match="--into-tracked"):
+        compare.compare(folder)
+    assert (folder / "fig2.jpg").read_bytes() == b"committed"  # untouched
+    assert cli.main(["reproduce", "init", "--out", str(folder), "--size", "32"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    tracked.check_writable(folder, into_tracked=True)  # asked: allowed
+
+
+def test_reproduce_writes_into_a_git_ignored_folder_by_default():
+    assert tracked.DEFAULT_OUT == "renders"
+    parser = cli.build_parser()
+    assert parser.parse_args(["reproduce", "init"]).out == "renders"
+    assert parser.parse_args(["compare"]).out == "renders"
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", "renders/fig2.jpg"], cwd=REPO, timeout=60
+    )
+    assert ignored.returncode == 0, "renders/ is not git-ignored"
+    assert tracked.holds_tracked_files(REPO / "results")  # the committed results: refused

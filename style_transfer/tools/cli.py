@@ -12,6 +12,7 @@ import argparse
 from .. import errors
 from ..settings import Settings
 from .figures import DEFAULT_NETWORK, DEFAULT_RATIO_SCALE, FIGURES, RATIO_SOURCES
+from .tracked import DEFAULT_OUT, FLAG
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -19,7 +20,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     from ..cli import _add_network_flags, add_setting_flag
 
     def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--out", default="results", help="output folder (results)")
+        parser.add_argument(
+            "--out", default=DEFAULT_OUT, help=f"output folder ({DEFAULT_OUT}, git-ignored)"
+        )
+        parser.add_argument(
+            FLAG,
+            action="store_true",
+            dest="into_tracked",
+            help="allow writing into a folder with git-tracked files (e.g. --out results)",
+        )
         parser.add_argument(
             "--images",
             help="folder with the paper's images (or set STYLE_TRANSFER_IMAGES; "
@@ -72,6 +81,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.figure, args.out, size=args.size, iterations=args.iterations,
         images_dir=args.images, network=args.network, ratios=args.ratios,
         ratio_scale=args.ratio_scale, settings=base, force=args.force, progress=not args.quiet,
+        into_tracked=args.into_tracked,
     )  # fmt: skip
     return errors.EXIT_OK
 
@@ -82,6 +92,7 @@ def _compare(args: argparse.Namespace) -> int:
     compare(
         args.out, images_dir=args.images, network=args.network, ratios=args.ratios,
         ratio_scale=args.ratio_scale, weights=args.weights, calibration=args.calibration,
+        into_tracked=args.into_tracked,
     )  # fmt: skip
     return errors.EXIT_OK
 

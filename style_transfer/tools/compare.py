@@ -18,32 +18,33 @@ from ..errors import ResourceError
 from ..manifest import manifest_path, write_json_atomic
 from ..settings import Settings
 from .figures import DEFAULT_NETWORK, DEFAULT_RATIO_SCALE, figure_spec
+from .tracked import DEFAULT_OUT, check_writable
 
-
-def reference_folder(images_dir: str | os.PathLike | None = None) -> Path:
-    """``reference_outputs/`` inside the images folder (``--images`` or the env variable)."""
-    folder = data.images_folder(images_dir)
-    candidate = folder / "reference_outputs" if folder is not None else None
-    if candidate is None or not candidate.is_dir():
-        raise ResourceError(
-            "published results not found: put jcjohnson_tubingen_<style>.png files (from "
-            "github.com/jcjohnson/neural-style examples/outputs) in IMAGES/reference_outputs/ "
-            f"and pass --images IMAGES (or set ${data.ENV_VAR})"
-        )
-    return candidate
-
-
+# Panel -> jcjohnson/neural-style's published result (data.REFERENCE_OUTPUTS).
 JCJOHNSON = {
-    "B": "jcjohnson_tubingen_shipwreck.png",
-    "C": "jcjohnson_tubingen_starry.png",
-    "D": "jcjohnson_tubingen_scream.png",
-    "E": "jcjohnson_tubingen_seated_nude.png",
-    "F": "jcjohnson_tubingen_composition_vii.png",
+    "B": "jcjohnson_shipwreck",
+    "C": "jcjohnson_starry_night",
+    "D": "jcjohnson_the_scream",
+    "E": "jcjohnson_seated_nude",
+    "F": "jcjohnson_composition_vii",
 }
 
 
+def references(images_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """``{panel: path}`` of the published results, found or fetched through the image
+    registry (``IMAGES/reference_outputs/`` offline); the Picasso's only if supplied."""
+    found = {}
+    for key, name in JCJOHNSON.items():
+        try:
+            found[key] = data.reference_path(name, images_dir)
+        except ResourceError:
+            if data.REFERENCE_OUTPUTS[name].shareable:
+                raise
+    return found
+
+
 def compare(
-    out: str | os.PathLike = "results",
+    out: str | os.PathLike = DEFAULT_OUT,
     *,
     images_dir: str | os.PathLike | None = None,
     network: str = DEFAULT_NETWORK,
@@ -52,6 +53,7 @@ def compare(
     weights: str | None = None,
     calibration: str | None = None,
     report: Callable[[str], None] = print,
+    into_tracked: bool = False,
 ) -> list[dict]:
     """Score jcjohnson/neural-style's Figure 2 and ours (``out/fig2``) under one objective.
 
@@ -61,7 +63,8 @@ def compare(
     """
     from ..api import score
 
-    references = reference_folder(images_dir)
+    check_writable(out, into_tracked)
+    published = references(images_dir)
     content = data.image_path("tubingen", images_dir)
     spec = figure_spec("fig2", ratios)
     rows = []
@@ -76,7 +79,9 @@ def compare(
             weights=weights,
             calibration=calibration,
         )
-        candidates = [("jcjohnson/neural-style (published)", references / JCJOHNSON[panel.key])]
+        candidates = []
+        if panel.key in published:
+            candidates.append(("jcjohnson/neural-style (published)", published[panel.key]))
         candidates.append(("ours (the saved file)", Path(out) / "fig2" / panel.filename))
         for source, path in candidates:
             if not path.is_file():

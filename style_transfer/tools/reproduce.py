@@ -35,6 +35,7 @@ from .figures import (
     layout,
     panel_settings,
 )
+from .tracked import DEFAULT_OUT, check_writable
 
 
 def reusable(path: Path, settings: Settings, content: Path, style: Path) -> bool:
@@ -59,7 +60,7 @@ def reusable(path: Path, settings: Settings, content: Path, style: Path) -> bool
 
 def reproduce(
     figure: str,
-    out: str | os.PathLike = "results",
+    out: str | os.PathLike = DEFAULT_OUT,
     *,
     size: int = 512,
     iterations: int = 500,
@@ -71,12 +72,15 @@ def reproduce(
     force: bool = False,
     progress: bool = True,
     report: Callable[[str], None] = print,
+    into_tracked: bool = False,
 ) -> list[Path]:
     """Render ``figure`` (fig2, fig3, init or all) into ``out``; the figure files written.
 
     Panels go to ``out/FIGURE/KEY_STYLE.jpg`` with their manifests; the figure to
     ``out/FIGURE.jpg``. ``settings`` is the base (default: the paper preset); size,
     iterations and network override it. ``ratio_scale`` multiplies every alpha/beta.
+    A folder with git-tracked files (the committed ``results/``) is refused unless
+    ``into_tracked`` (``tracked.py``).
     """
     names = list(FIGURES) if figure == "all" else [figure]
     specs = [figure_spec(name, ratios) for name in names]  # validates the names first
@@ -87,6 +91,7 @@ def reproduce(
     base = settings if settings is not None else Settings()
     base = dataclasses.replace(base, size=size, iterations=iterations, network=network)
     base.resolve()  # a bad size, iteration count or network fails before any work
+    check_writable(out, into_tracked)
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     content = data.image_path("tubingen", images_dir)
