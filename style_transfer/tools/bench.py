@@ -255,9 +255,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="speed",
         help="speed: the tables above (default); coarse-to-fine: time to the single-scale "
         "objective at --sizes[0] (--scales); precision: float32 vs mixed objective after "
-        "--iterations; memory: peak RSS of --rss-steps iterations per size, ours only",
+        "--iterations; memory: peak RSS of --rss-steps iterations per size, ours only; "
+        "time-to-objective: float32 vs auto time to within 1%% of float32's --iterations "
+        "objective per size; precision-panels: Figure 2 panels float32 vs auto (--out)",
     )  # fmt: skip
     parser.add_argument("--scales", type=int, default=3, help="coarse-to-fine scales (3)")
+    parser.add_argument(
+        "--every", type=int, default=5,
+        help="time-to-objective: score the image every N iterations (5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", default="results/precision",
+        help="precision-panels: where the images go (results/precision)",
+    )  # fmt: skip
     parser.add_argument(
         "--baseline-iterations", type=int, default=None,
         help="coarse-to-fine: iterations of the single-scale run that sets the target "

@@ -11,7 +11,7 @@ import os
 
 from .peak_memory import measure_rss
 
-EXPERIMENTS = ("coarse-to-fine", "precision", "memory")
+EXPERIMENTS = ("coarse-to-fine", "precision", "memory", "time-to-objective", "precision-panels")
 
 
 def time_to_reach(manifest: dict, target: float) -> float | None:
@@ -140,6 +140,13 @@ def run_experiment(args: argparse.Namespace, precisions: tuple[str, ...]) -> lis
         ]
     if args.experiment == "precision":
         return [precision_experiment(size, args.iterations, args.weights) for size in args.sizes]
+    if args.experiment in ("time-to-objective", "precision-panels"):  # precision_bench.py
+        from . import precision_bench
+
+        if args.experiment == "time-to-objective":
+            return precision_bench.time_to_objective(args.sizes, args.iterations, args.every,
+                                                     args.weights)  # fmt: skip
+        return precision_bench.precision_panels(args.out, args.iterations, weights=args.weights)
     return [
         measure_rss("ours", size, args.rss_steps, precisions[0], args.weights)
         for size in args.sizes
