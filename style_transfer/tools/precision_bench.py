@@ -2,9 +2,10 @@
 
 ``time-to-objective``: per size, a float32 run of ``iterations`` (500) sets the target (its
 final objective); then float32's and auto's wall time until the float32-scored objective of
-the optimiser's image falls within 1% of it (auto may take up to twice the iterations). The two runs alternate size by size
-(interleaved), and each run's load average is recorded. Auto's images are scored under the
-float32 objective every ``every`` iterations, with the clock stopped while scoring.
+the optimiser's image falls within 1% of it (auto may take up to twice the iterations). The
+two runs alternate size by size (interleaved), and each run's load average is recorded.
+Both runs' images are scored under the float32 objective every ``every`` iterations, with
+the clock stopped while scoring.
 
 ``precision-panels``: Figure 2's panels B, C, D, F at 512 px and C, F at 256 px, float32 and
 auto, 500 iterations each: every saved image scored under the float32 objective, the final
