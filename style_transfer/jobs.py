@@ -103,6 +103,18 @@ class Outcome:
     error: str | None = None
 
 
+class JobsFailedError(StyleTransferError):
+    """Some jobs failed (each with its one-line error); the others were saved."""
+
+    exit_code = errors.EXIT_SOME_FAILED
+
+
+class JobsInterruptedError(StyleTransferError):
+    """Ctrl-C: the finished jobs are kept, the rest were cancelled."""
+
+    exit_code = errors.EXIT_INTERRUPTED
+
+
 @dataclass
 class JobsReport:
     outcomes: list[Outcome]
@@ -117,6 +129,20 @@ class JobsReport:
         if self.interrupted:
             return errors.EXIT_INTERRUPTED
         return errors.EXIT_SOME_FAILED if self.count(FAILED) else errors.EXIT_OK
+
+    def raise_if_unfinished(self) -> None:
+        """Raise ``JobsInterruptedError`` after Ctrl-C, ``JobsFailedError`` if a job failed."""
+        if self.interrupted:
+            raise JobsInterruptedError(
+                f"interrupted: {self.count(SAVED) + self.count(REUSED)} of {len(self.outcomes)} "
+                "jobs are done and kept; run the same command again to finish the rest"
+            )
+        failed = [o for o in self.outcomes if o.status == FAILED]
+        if failed:
+            raise JobsFailedError(
+                f"{len(failed)} of {len(self.outcomes)} jobs failed, first {failed[0].job.name}: "
+                f"{failed[0].error}; fix it and run the same command again (the rest is reused)"
+            )
 
     def summary(self) -> str:
         counts = ", ".join(
@@ -133,8 +159,8 @@ class JobsReport:
 # ---------------------------------------------------------------- command-line flags
 
 
-def add_arguments(parser) -> None:
-    """``--workers``, ``--ray-address``, ``--cpus-per-task`` and ``--force`` on ``parser``."""
+def add_arguments(parser, *, force: bool = True) -> None:
+    """``--workers``, ``--ray-address``, ``--cpus-per-task`` (and ``--force``) on ``parser``."""
     group = parser.add_argument_group("where the jobs run (default: here, one after the other)")
     group.add_argument(
         "--workers",
@@ -155,11 +181,22 @@ def add_arguments(parser) -> None:
         help="CPUs (TensorFlow threads) per job (default: cores/N with --workers, 1 on a "
         "cluster; a job also gets one GPU when the cluster has GPUs)",
     )
-    group.add_argument("--force", action="store_true", help="re-render jobs already done")
+    if force:
+        group.add_argument("--force", action="store_true", help="re-render jobs already done")
 
 
 def placement_from_args(args) -> Placement:
     return Placement(args.workers, args.ray_address, args.cpus_per_task)
+
+
+def reporter(quiet: bool) -> Report:
+    """``print``, or with ``quiet`` only the lines of failed jobs."""
+
+    def report(line: str) -> None:
+        if not quiet or " failed" in line:
+            print(line, flush=True)
+
+    return report
 
 
 # ---------------------------------------------------------------------------- resume

@@ -35,7 +35,15 @@ import numpy as np
 
 from .atomic import replace_atomically
 from .errors import InputError
-from .jobs import FAILED, Job, JobsReport, add_arguments, placement_from_args, run_jobs
+from .jobs import (
+    FAILED,
+    Job,
+    JobsReport,
+    add_arguments,
+    placement_from_args,
+    reporter,
+    run_jobs,
+)
 from .manifest import write_json_atomic
 from .settings import Settings
 
@@ -319,28 +327,24 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _reporter(args: argparse.Namespace):
-    def report(line: str) -> None:
-        if not args.quiet or " failed" in line:
-            print(line, flush=True)
-
-    return report
-
-
 def _sweep(args: argparse.Namespace) -> int:
     axes = parse_grid(args.grid)
     out = _output_folder(args.out)
     inputs = {"masks": tuple(args.masks) if args.masks else None,
               "style_masks": tuple(args.style_masks) if args.style_masks else None}  # fmt: skip
     jobs = sweep_jobs(args.content, args.style, axes, _settings(args), out, **inputs)
-    report = run_jobs(jobs, placement_from_args(args), force=args.force, report=_reporter(args))
+    report = run_jobs(
+        jobs, placement_from_args(args), force=args.force, report=reporter(args.quiet)
+    )
     return _summarise(report, out, axes)
 
 
 def _batch(args: argparse.Namespace) -> int:
     out = _output_folder(args.out)
     jobs = batch_jobs(expand(args.content), args.style, _settings(args), out)
-    report = run_jobs(jobs, placement_from_args(args), force=args.force, report=_reporter(args))
+    report = run_jobs(
+        jobs, placement_from_args(args), force=args.force, report=reporter(args.quiet)
+    )
     return _summarise(report, out, None)
 
 

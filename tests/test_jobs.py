@@ -203,3 +203,26 @@ def test_an_address_nobody_listens_on_fails_fast_in_one_line(
     job = Job("one", tubingen, (starry_night,), SMALL, tmp_path / "one.png")
     with pytest.raises(InputError, match=f"cannot join the Ray cluster at '127.0.0.1:{port}'"):
         run_jobs([job], Placement(address=f"127.0.0.1:{port}"), report=_quiet)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_reproduce_runs_its_panels_on_ray_and_resumes_in_process(local_ray, tmp_path, images_dir):
+    from style_transfer.tools import reproduce
+
+    def run(placement: Placement | None, lines: list[str]) -> list[Path]:
+        return reproduce.reproduce(
+            "fig2", tmp_path, size=32, iterations=2, images_dir=images_dir,
+            settings=Settings(precision="float32"), placement=placement, report=lines.append,
+        )  # fmt: skip
+
+    on_ray: list[str] = []
+    figures = run(Placement(workers=2), on_ray)
+    assert (tmp_path / "fig2.jpg") in figures
+    rendered = [line for line in on_ray if ": saved " in line]
+    assert len(rendered) >= 4  # B, C, D, F (E too where the Picasso is available)
+    manifest = json.loads(manifest_path(tmp_path / "fig2" / "B_shipwreck.jpg").read_text())
+    assert manifest["execution"]["runner"] == "ray"
+    here: list[str] = []
+    run(None, here)
+    assert sum("reusing" in line for line in here) == len(rendered)

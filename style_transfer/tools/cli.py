@@ -58,6 +58,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_setting_flag(run, "precision")
     common(run)
+    from ..jobs import add_arguments as add_job_arguments
+
+    add_job_arguments(run, force=False)  # --workers, --ray-address, --cpus-per-task
     run.set_defaults(handler=_reproduce)
 
     compare = commands.add_parser(
@@ -74,14 +77,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from ..jobs import placement_from_args
     from .reproduce import reproduce
 
     base = Settings(weights=args.weights, calibration=args.calibration, precision=args.precision)
     reproduce(
         args.figure, args.out, size=args.size, iterations=args.iterations,
         images_dir=args.images, network=args.network, ratios=args.ratios,
-        ratio_scale=args.ratio_scale, settings=base, force=args.force, progress=not args.quiet,
-        into_tracked=args.into_tracked,
+        ratio_scale=args.ratio_scale, settings=base, force=args.force,
+        into_tracked=args.into_tracked, placement=placement_from_args(args),
     )  # fmt: skip
     return errors.EXIT_OK
 

@@ -4,7 +4,9 @@
 its own with its manifest, and lays them out in one labelled figure. A panel whose image
 and manifest already exist with exactly the same settings and inputs is reused, so an
 interrupted reproduction resumes where it stopped; manifests written before a setting
-existed match a request at that setting's default.
+existed match a request at that setting's default. The panels of every figure asked for are
+one list of jobs (``jobs.py``): rendered here one after the other, or in parallel on Ray
+with ``placement`` (``--workers N`` / ``--ray-address``).
 
 The Picasso is not public domain: its panel is rendered only when the user has the
 painting, is named ``*.private.*`` (never committed), and only ``fig2.private.jpg``
@@ -14,16 +16,14 @@ shows it; ``fig2.jpg`` leaves panel E empty.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import data, images
+from .. import data, jobs
 from ..errors import InputError, ResourceError
-from ..manifest import made_with, manifest_path
-from ..optimize import Status
+from ..jobs import REUSED, SAVED, Job, Placement, run_jobs
 from ..settings import Settings
 from .figures import (
     DEFAULT_NETWORK,
@@ -39,23 +39,9 @@ from .tracked import DEFAULT_OUT, check_writable
 
 
 def reusable(path: Path, settings: Settings, content: Path, style: Path) -> bool:
-    """Whether ``path`` and its manifest exist and were made with exactly these settings."""
-    record = manifest_path(path)
-    if not (path.is_file() and record.is_file()):
-        return False
-    try:
-        manifest = json.loads(record.read_text())
-        inputs = manifest["inputs"]
-        image_sha256 = manifest["output"].get("sha256")  # absent in manifests before it existed
-        return (
-            made_with(manifest, settings.resolve())
-            and manifest["optimizer"]["status"] == Status.COMPLETED
-            and image_sha256 in (None, images.image_digest(path))
-            and inputs["content"]["sha256"] == images.image_digest(content)
-            and inputs["style"]["sha256"] == images.image_digest(style)
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    """Whether ``path`` and its manifest exist and were made with exactly these settings
+    and inputs (``jobs.reusable``, the one rule for every command that resumes)."""
+    return jobs.reusable(Job(path.name, content, (style,), settings, path))
 
 
 def reproduce(
@@ -70,9 +56,9 @@ def reproduce(
     ratio_scale: float = DEFAULT_RATIO_SCALE,
     settings: Settings | None = None,
     force: bool = False,
-    progress: bool = True,
     report: Callable[[str], None] = print,
     into_tracked: bool = False,
+    placement: Placement | None = None,
 ) -> list[Path]:
     """Render ``figure`` (fig2, fig3, init or all) into ``out``; the figure files written.
 
@@ -80,7 +66,9 @@ def reproduce(
     ``out/FIGURE.jpg``. ``settings`` is the base (default: the paper preset); size,
     iterations and network override it. ``ratio_scale`` multiplies every alpha/beta.
     A folder with git-tracked files (the committed ``results/``) is refused unless
-    ``into_tracked`` (``tracked.py``).
+    ``into_tracked`` (``tracked.py``). ``placement``: where the panels run (default: here).
+    Raises ``JobsFailedError`` if a panel failed (the others are rendered and their figures
+    laid out), ``JobsInterruptedError`` after Ctrl-C (finished panels kept).
     """
     names = list(FIGURES) if figure == "all" else [figure]
     specs = [figure_spec(name, ratios) for name in names]  # validates the names first
@@ -95,59 +83,38 @@ def reproduce(
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     content = data.image_path("tubingen", images_dir)
-    written = []
+    panels: list[tuple[FigureSpec, str, Job | None]] = []
     for spec in specs:
-        folder = root / spec.name
-        folder.mkdir(parents=True, exist_ok=True)
-        results: dict[str, Path | None] = {}
-        for index, panel in enumerate(spec.panels, 1):
-            where = f"[{spec.name} {index}/{len(spec.panels)}] {panel.key} {panel.style}"
+        (root / spec.name).mkdir(parents=True, exist_ok=True)
+        for panel in spec.panels:
+            name = f"{spec.name} {panel.key} {panel.style}"
             try:
                 style = data.image_path(panel.style, images_dir)
             except ResourceError as error:
                 if data.paper_image(panel.style).shareable:
                     raise
-                report(f"{where}: skipped, {error}")
-                results[panel.key] = None
+                report(f"[{name}] skipped, {error}")
+                panels.append((spec, panel.key, None))
                 continue
-            path = folder / panel.filename
             settings = panel_settings(panel, base, ratio_scale)
-            if not force and reusable(path, settings, content, style):
-                report(f"{where}: reusing {path}")
-            else:
-                render_panel(path, settings, content, style, where, progress, report)
-            results[panel.key] = path
-        written += _lay_out(spec, results, root, content, images_dir, report)
-    return written
-
-
-def render_panel(
-    path: Path,
-    settings: Settings,
-    content: Path,
-    style: Path,
-    where: str = "",
-    progress: bool = True,
-    report: Callable[[str], None] = print,
-) -> Path:
-    """One panel with its manifest; an InputError if it stopped before its last iteration."""
-    from ..api import transfer
-
-    resolved = settings.resolve()
+            path = root / spec.name / panel.filename
+            panels.append((spec, panel.key, Job(name, content, (style,), settings, path)))
+    resolved = base.resolve()
     report(
-        f"{where}: α/β = {resolved.ratio:.3g}, {len(resolved.style_layers)} style "
-        f"layers, start {resolved.init}, {resolved.size} px, "
-        f"{resolved.iterations} iterations, {resolved.network} network"
+        f"[{', '.join(s.name for s in specs)}] {sum(j is not None for *_, j in panels)} panels, "
+        f"{resolved.size} px, {resolved.iterations} iterations, {resolved.network} network"
     )
-    result = transfer(content, style, settings, output=path, progress=progress)
-    if progress:
-        print()
-    if result.status != Status.COMPLETED:
-        raise InputError(
-            f"{where} stopped early ({result.stop_reason}); the image so far is saved, "
-            "run the same command again to render it in full"
-        )
-    return path
+    todo = [job for *_, job in panels if job is not None]
+    outcome = run_jobs(todo, placement, force=force, report=report)
+    done = {o.job.output: o.status in (SAVED, REUSED) for o in outcome.outcomes}
+    written = []
+    for spec in specs:
+        mine = [(key, job) for s, key, job in panels if s is spec]
+        if all(job is None or done[Path(job.output).resolve()] for _, job in mine):
+            results = {key: None if job is None else Path(job.output) for key, job in mine}
+            written += _lay_out(spec, results, root, content, images_dir, report)
+    outcome.raise_if_unfinished()
+    return written
 
 
 def _lay_out(
