@@ -186,6 +186,10 @@ def score(
     Returns ``content_loss`` (unweighted), ``style_losses`` (layer -> unweighted E_l),
     ``style_loss`` (Σ w_l E_l), ``tv_loss``, the weights, and ``total_loss``. The score is
     always computed in float32, whatever ``precision`` says: it is the reference.
+    The losses are the preset's formulas exactly (the paper's sums, unscaled, at the image's
+    size); ``content_weight`` is alpha at the image's size (``ratio_reference``: the alpha
+    ``transfer`` would use there), so ``total_loss`` is the objective a run of that size
+    minimised; ``ratio`` is alpha/beta as given.
     """
     exact = make_settings(settings, **overrides)
     resolved = dataclasses.replace(exact, precision="float32").resolve()
@@ -196,6 +200,7 @@ def score(
         )
     rgb = images.load_image(image, name="scored image")
     height, width = rgb.shape[:2]
+    resolved = resolved.at_size(max(height, width))  # alpha as transfer used it at this size
     inputs.check_big_enough(rgb, resolved, "scored image")
     sources = inputs.load(content, style, resolved, masks, style_masks)
     prepared = inputs.prepare(sources, resolved, shape=(height, width))
@@ -211,6 +216,8 @@ def score(
         "style_layer_weights": resolved.style_layers,
         "content_weight": resolved.content_weight,
         "style_weight": resolved.style_weight,
+        "ratio_reference": resolved.ratio_reference,
+        "ratio": resolved.ratio if resolved.style_weight else None,
         "tv_weight": resolved.tv_weight,
         "style_blend_weights": prepared.blend,
         "content_loss": terms["content"],

@@ -71,7 +71,7 @@ def input_paths(record: object) -> list[str]:
 
 
 # What the code did before a setting existed, where today's default differs from it.
-BEFORE_IT_EXISTED = {"precision": "float32"}
+BEFORE_IT_EXISTED = {"precision": "float32", "ratio_reference": None}
 
 
 def with_later_defaults(recorded: dict) -> dict:
@@ -91,13 +91,17 @@ def made_with(record: dict, settings: ResolvedSettings) -> bool:
 
     Every setting but the precision must be equal (read as ``with_later_defaults``); the
     precision the run used must satisfy the one asked for (``precision.satisfies``: a
-    float32 result answers ``auto`` anywhere).
+    float32 result answers ``auto`` anywhere). ``ratio_reference`` is not compared: it only
+    says how the recorded (effective) content weight was derived, and that weight and the
+    size are compared, so a run made before the setting existed answers a request whose
+    effective weight is the same (e.g. the paper's alpha at 512 px with reference 512).
     """
     from . import precision
 
     expected = json.loads(json.dumps(settings.as_dict()))
     recorded = with_later_defaults(record["settings"])
-    del expected["precision"], recorded["precision"]
+    for derived in ("precision", "ratio_reference"):
+        del expected[derived], recorded[derived]
     return recorded == expected and precision.satisfies(
         precision.recorded(record), settings.precision
     )

@@ -61,7 +61,9 @@ def coarse_to_fine(
     start, loaded = None, sources
     for index, (size, iterations) in enumerate(plan):
         last = index == len(plan) - 1
-        settings = dataclasses.replace(resolved, size=size, iterations=iterations, scales=1)
+        settings = dataclasses.replace(  # alpha at this scale's size: see ratio_reference
+            resolved.at_size(size), iterations=iterations, scales=1
+        )
         if progress:
             print(f"scale {index + 1}/{len(plan)}: {size} px, {iterations} iterations")
         prepared = inputs.prepare(loaded, settings)

@@ -29,6 +29,8 @@ HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' de
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
 MIN_SCALE_SIZE = 32  # the coarsest coarse-to-fine scale, longest side in pixels
+RATIO_REFERENCE = 512  # px: the longer side at which the paper preset's alpha/beta hold
+NO_REFERENCE = "none"  # ratio_reference: the content weight exactly as given at every size
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Preset:
     ``layer_weight``: ``"uniform"`` = w_l = 1/L; ``"inverse_filters_squared"`` = 1e3/N_l².
     ``style_size``: ``"content"`` = style image resized to the content's exact size;
     ``"keep_aspect"`` = resized to the content's longer side, aspect kept.
+    ``ratio_reference``: the longer side (px) at which alpha/beta hold (see
+    ``content_weight_scale``); None for mean losses, whose balance does not depend on size.
     """
 
     name: str
@@ -55,6 +59,7 @@ class Preset:
     style_size: str
     content_layer: str = "block4_conv2"
     style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
+    ratio_reference: int | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -70,6 +75,7 @@ PRESETS: dict[str, Preset] = {
         pooling="avg",
         init="noise",
         style_size="content",
+        ratio_reference=RATIO_REFERENCE,
     ),
     "gatys-code": Preset(
         name="gatys-code",
@@ -85,6 +91,20 @@ PRESETS: dict[str, Preset] = {
         style_size="keep_aspect",
     ),
 }
+
+
+def content_weight_scale(size: int, reference: int | None) -> float:
+    """The factor on alpha that gives a run at longer side ``size`` the balance of ``reference``.
+
+    Derivation (the paper's sum losses, aspect ratio fixed): a layer's positions M grow as
+    size², its per-position features do not (they are local). L_content = ½Σ(F−P)² sums
+    N·M terms, so it grows as size². G = ΣF Fᵀ sums M products, so G ∝ size², and
+    E_l = Σ(G−A)²/(4N²M²) ∝ size⁴/size⁴ does not change. So α·L_content / β·L_style ∝
+    α·size², and the balance at ``reference`` is kept by α(size) = α·(reference/size)².
+    ``None``: no rescaling (the weights as given at every size; the code before this
+    setting existed). The mean losses of ``gatys-code`` do not grow with size at all.
+    """
+    return 1.0 if reference is None else (reference / size) ** 2
 
 
 def _check_weight(name: str, value: float | None, *, allow_zero: bool = True) -> None:
@@ -142,6 +162,14 @@ class Settings:
     ratio: float | None = option(None, "alpha/beta, content weight over style weight", **OBJECTIVE)
     content_weight: float | None = option(None, "alpha (0 = texture synthesis)", **OBJECTIVE)
     style_weight: float | None = option(None, "beta (0 = content reconstruction)", **OBJECTIVE)
+    ratio_reference: int | str | None = option(
+        None,
+        "the longer side at which alpha/beta hold: alpha is scaled by (PX/size)^2 so any "
+        f"--size has the balance of PX (the paper's sum losses); {NO_REFERENCE} = alpha as given",
+        metavar=f"PX|{NO_REFERENCE}",
+        shown_default=f"the preset's: {RATIO_REFERENCE} for paper, {NO_REFERENCE} for gatys-code",
+        **OBJECTIVE,
+    )
     tv_weight: float = option(0.0, "total variation weight", shown_default="0: off", **OBJECTIVE)
     pooling: str | None = option(
         None, "avg (paper) or max (authors' code)", choices=POOLINGS, **OBJECTIVE
@@ -263,6 +291,8 @@ class Settings:
             content_weight = preset.content_weight / preset.style_weight * style_weight
         if content_weight == 0 and style_weight == 0:
             raise InputError("content and style weights are both 0; nothing to optimise")
+        reference = self._ratio_reference(preset)
+        content_weight *= content_weight_scale(self.size, reference)
 
         pooling = check_pooling(self.pooling or preset.pooling)
         if self.network not in NETWORKS:
@@ -281,6 +311,7 @@ class Settings:
             iterations=self.iterations,
             content_weight=content_weight,
             style_weight=style_weight,
+            ratio_reference=reference,
             tv_weight=float(self.tv_weight),
             pooling=pooling,
             init=init,
@@ -300,6 +331,28 @@ class Settings:
             **self._followups(),
             **self._performance(),
         )
+
+    def _ratio_reference(self, preset: Preset) -> int | None:
+        """The checked reference size in px, or None (no rescaling)."""
+        value = self.ratio_reference
+        if value is None:
+            return preset.ratio_reference
+        if isinstance(value, str):
+            if value.strip().lower() == NO_REFERENCE:
+                return None
+            value = int(value) if value.strip().isdigit() else value
+        if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= MAX_SIZE:
+            raise InputError(
+                f"ratio reference must be a size in px (16 to {MAX_SIZE}) or {NO_REFERENCE}, "
+                f"got {value!r}; e.g. --ratio-reference {RATIO_REFERENCE}"
+            )
+        if preset.loss_form != "paper":
+            raise InputError(
+                f"ratio reference {value} applies to the paper's sum losses only; preset "
+                f"{preset.name!r} uses mean losses, whose balance does not depend on size: "
+                "drop --ratio-reference"
+            )
+        return value
 
     def _performance(self) -> dict[str, object]:
         """The checked number of coarse-to-fine scales and the precision."""
@@ -371,7 +424,12 @@ class Settings:
 
 @dataclass(frozen=True)
 class ResolvedSettings:
-    """Settings with every value filled in and checked; what the manifest records."""
+    """Settings with every value filled in and checked; what the manifest records.
+
+    ``content_weight`` and ``style_weight`` are the alpha and beta the objective uses at
+    this size (alpha = the one given times ``content_weight_scale(size, ratio_reference)``);
+    ``ratio`` is alpha/beta as given, ``effective_ratio`` as used.
+    """
 
     preset: str
     size: int
@@ -401,11 +459,24 @@ class ResolvedSettings:
     style_scale: float = 1.0
     scales: int = 1  # coarse-to-fine scales (multiscale.py); 1 = single scale
     precision: str = "float32"  # the request; what it resolved to is the manifest's "precision"
+    ratio_reference: int | None = None  # None: alpha as given (before this setting existed)
 
     @property
     def ratio(self) -> float:
-        """alpha/beta; infinite when the style weight is 0."""
+        """alpha/beta as given, i.e. at ``ratio_reference``; infinite when beta is 0."""
+        return self.effective_ratio / content_weight_scale(self.size, self.ratio_reference)
+
+    @property
+    def effective_ratio(self) -> float:
+        """alpha/beta as the objective uses it at this size; infinite when beta is 0."""
         return self.content_weight / self.style_weight if self.style_weight else math.inf
+
+    def at_size(self, size: int) -> ResolvedSettings:
+        """These settings for a run at longer side ``size`` (alpha rescaled to keep the balance)."""
+        scale = content_weight_scale(size, self.ratio_reference) / content_weight_scale(
+            self.size, self.ratio_reference
+        )
+        return dataclasses.replace(self, size=size, content_weight=self.content_weight * scale)
 
     @property
     def layers(self) -> list[str]:

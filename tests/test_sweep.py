@@ -100,7 +100,8 @@ def test_sweep_command_writes_cells_grid_and_table_then_resumes(
     ]  # fmt: skip
     assert float(rows[0]["final_loss.total"]) > 0
     table = json.loads((out / "table.json").read_text())
-    assert table["jobs"][1]["settings"]["content_weight"] == pytest.approx(1e-3)
+    # alpha at 32 px keeps the balance of 512 px (settings.content_weight_scale)
+    assert table["jobs"][1]["settings"]["content_weight"] == pytest.approx(1e-3 * (512 / 32) ** 2)
     assert PIL.Image.open(out / "grid.png").size[0] > 200
     assert cli.main(argv) == errors.EXIT_OK
     assert "2 jobs: 2 reused" in capsys.readouterr().out

@@ -23,9 +23,10 @@ MANIFEST_KEYS = {
 @pytest.fixture(scope="module")
 def paper_run(tmp_path_factory, tubingen, starry_night):
     output = tmp_path_factory.mktemp("run") / "tubingen_starry.png"
-    result = transfer(
-        tubingen, starry_night, size=128, iterations=40, output=output, progress=False
-    )
+    result = transfer(  # alpha as given: the thresholds below were set at this balance
+        tubingen, starry_night, size=128, iterations=40, output=output, progress=False,
+        ratio_reference="none",
+    )  # fmt: skip
     return result, output
 
 
@@ -71,7 +72,7 @@ def test_output_and_manifest_complete(paper_run, tubingen):
 @pytest.mark.slow
 def test_score_of_result_matches_final_loss(paper_run, tubingen, starry_night):
     result, output = paper_run
-    report = score(output, tubingen, starry_night)
+    report = score(output, tubingen, starry_night, ratio_reference="none")
     final = result.manifest["final_loss"]
     # The saved image is rounded to 8 bits, so the scores agree only closely.
     assert report["total_loss"] == pytest.approx(final["total"], rel=0.05)
