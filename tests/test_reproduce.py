@@ -90,16 +90,16 @@ def test_reproduce_all_writes_every_panel_and_figure(rendered):
                 data.paper_image(panel.style).filename
             )
     # the Picasso's panel is marked private, and only the private figure shows it
-    assert (out / "fig2" / "E_seated_nude.private.jpg").is_file()
-    assert not list(out.glob("fig2/E_seated_nude.jpg"))
-    assert any(": saved r1c1_composition_vii.jpg" in line for line in lines)
+    assert (out / "fig2" / "E_seated_nude.private.png").is_file()
+    assert not list(out.glob("fig2/E_seated_nude.png"))
+    assert any(": saved r1c1_composition_vii.png" in line for line in lines)
     assert any(line.startswith("[31/31] ") for line in lines)  # jobs done / total, all figures
 
 
 @pytest.mark.slow
 def test_reproduce_resumes_and_the_cli_matches_the_api(rendered, images_dir: Path, capsys):
     out, _, _ = rendered
-    before = (out / "init" / "content_starry_night.jpg").stat().st_mtime_ns
+    before = (out / "init" / "content_starry_night.png").stat().st_mtime_ns
     code = cli.main(
         ["reproduce", "init", "--out", str(out), "--size", str(SIZE), "--iterations",
          str(ITERATIONS), "--images", str(images_dir), "--quiet"]
@@ -107,7 +107,7 @@ def test_reproduce_resumes_and_the_cli_matches_the_api(rendered, images_dir: Pat
     assert code == 0
     printed = capsys.readouterr().out
     assert printed.count("reusing") == 6
-    assert (out / "init" / "content_starry_night.jpg").stat().st_mtime_ns == before
+    assert (out / "init" / "content_starry_night.png").stat().st_mtime_ns == before
 
 
 @pytest.mark.slow
@@ -116,7 +116,7 @@ def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
 ):
     """Panels committed before e.g. --scales/--precision existed stay valid at the defaults."""
     out, _, _ = rendered
-    source = out / "init" / "style_starry_night.jpg"
+    source = out / "init" / "style_starry_night.png"
     copy = tmp_path / source.name
     copy.write_bytes(source.read_bytes())
     manifest = json.loads(manifest_path(source).read_text())
@@ -167,7 +167,7 @@ def test_reproduce_rerenders_when_a_setting_changes(rendered, images_dir: Path):
         report=lines.append,
     )  # fmt: skip
     assert not any("reusing" in line for line in lines)
-    manifest = json.loads(manifest_path(out / "init" / "noise4_starry_night.jpg").read_text())
+    manifest = json.loads(manifest_path(out / "init" / "noise4_starry_night.png").read_text())
     assert manifest["optimizer"]["iterations"] == ITERATIONS + 1
 
 
@@ -176,17 +176,16 @@ def test_compare_scores_published_and_ours_under_one_objective(rendered, images_
     out, _, _ = rendered
     rows = compare.compare(out, images_dir=images_dir, report=lambda line: None)
     sources = {(row["panel"], row["source"].split()[0]) for row in rows}
-    assert sources == {(k, s) for k in "BCDEF" for s in ("jcjohnson/neural-style", "ours")}
+    assert sources == {(k, s) for k in "BCDEF" for s in ("jcjohnson/neural-style", "ours")} | {
+        ("C", "the")  # the authors' own output (tests/test_calibrate.py checks its row)
+    }
     for row in rows:
-        assert math.isclose(
-            row["total_loss"], row["weighted_content"] + row["weighted_style"], rel_tol=1e-5
-        )
         if row["source"].startswith("ours"):
             assert row["size"] == [64, 48] and row["iterations"] == ITERATIONS
         else:
             assert row["size"] == [512, 384] and row["iterations"] is None
     ours = {row["source"] for row in rows if row["source"].startswith("ours")}
-    assert ours == {"ours (the saved file)", "ours (as optimised, from its manifest)"}
+    assert ours == {"ours (calibrated α/β)"}  # no printed-α/β figure rendered here
     table = (out / "comparison.md").read_text()
     assert table.count("\n") == 2 + len(rows)
     assert json.loads((out / "comparison.json").read_text())["rows"] == rows

@@ -11,8 +11,31 @@ import argparse
 
 from .. import errors
 from ..settings import Settings
-from .figures import DEFAULT_NETWORK, DEFAULT_RATIO_SCALE, FIGURES, RATIO_SOURCES
+from .figures import (
+    CALIBRATED,
+    DEFAULT_NETWORK,
+    DEFAULT_RATIO_SCALE,
+    FIGURES,
+    PANEL_FORMATS,
+    PRINTED,
+    RATIO_SOURCES,
+)
 from .tracked import DEFAULT_OUT, FLAG
+
+PROCEDURES = ("calibrate", "parity")  # reproduce's measurements besides the figures
+
+
+def ratio_scale(text: str) -> str | float:
+    """``--ratio-scale``: calibrated, printed or a number > 0."""
+    if text in (CALIBRATED, PRINTED):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {CALIBRATED}, {PRINTED} or a number > 0")
+    return value
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -42,21 +65,51 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         )
         parser.add_argument(
             "--ratio-scale",
-            type=float,
+            type=ratio_scale,
             default=DEFAULT_RATIO_SCALE,
-            help="multiply every alpha/beta of the paper by this "
-            f"(default {DEFAULT_RATIO_SCALE:g}; see results/README.md)",
+            metavar=f"{CALIBRATED}|{PRINTED}|K",
+            help="multiply every alpha/beta of the paper by the network's calibrated k "
+            f"(tools/figures.py CALIBRATION; 1 until measured), by 1 ({PRINTED}) or by K "
+            f"(default {DEFAULT_RATIO_SCALE})",
         )
         parser.add_argument("--weights", help="local VGG19 notop .h5 file")
         _add_network_flags(parser, DEFAULT_NETWORK)
 
     run = commands.add_parser("reproduce", help="regenerate the paper's figures")
-    run.add_argument("figure", choices=(*FIGURES, "all"), help="which figure")
+    run.add_argument(
+        "figure",
+        choices=(*FIGURES, "all", *PROCEDURES),
+        help="which figure; calibrate: find k (tools/calibrate.py); parity: the gatys-code "
+        "preset beside the authors' output (tools/parity.py)",
+    )
     run.add_argument("--size", type=int, default=512, help="longer side in px (512)")
     run.add_argument("--iterations", type=int, default=500, help="L-BFGS iterations (500)")
     run.add_argument("--force", action="store_true", help="re-render panels already done")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--panel-format",
+        choices=PANEL_FORMATS,
+        default="png",
+        help="panels as PNG (lossless, default) or JPEG (the old lossy panels, reused "
+        "where their settings match; a JPEG panel never answers a PNG one)",
+    )
     add_setting_flag(run, "precision")
+    calibrate = run.add_argument_group("reproduce calibrate")
+    calibrate.add_argument(
+        "--check-sizes",
+        type=int,
+        nargs="+",
+        metavar="PX",
+        help="instead of calibrating: panel C with the calibrated k beside gatys-code at "
+        "these sizes, their content-loss ratio",
+    )
+    calibrate.add_argument("--max-steps", type=int, default=8, help="renders at most (8)")
+    calibrate.add_argument(
+        "--tolerance", type=float, default=0.05, help="content loss within this of the target"
+    )
+    calibrate.add_argument(
+        "--k-start", type=float, help="first k (default: the network's recorded k)"
+    )
     common(run)
     from ..jobs import add_arguments as add_job_arguments
 
@@ -81,13 +134,46 @@ def _reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
     base = Settings(weights=args.weights, calibration=args.calibration, precision=args.precision)
+    if args.figure in PROCEDURES:
+        return _procedure(args, base)
     reproduce(
         args.figure, args.out, size=args.size, iterations=args.iterations,
         images_dir=args.images, network=args.network, ratios=args.ratios,
         ratio_scale=args.ratio_scale, settings=base, force=args.force,
         into_tracked=args.into_tracked, placement=placement_from_args(args),
+        panel_format=args.panel_format,
     )  # fmt: skip
     return errors.EXIT_OK
+
+
+def _procedure(args: argparse.Namespace, base: Settings) -> int:
+    """``reproduce calibrate`` (or its ``--check-sizes``) and ``reproduce parity``."""
+    import dataclasses
+
+    from .tracked import check_writable
+
+    check_writable(args.out, args.into_tracked)
+    base = dataclasses.replace(
+        base, size=args.size, iterations=args.iterations, network=args.network
+    )
+    if args.figure == "parity":
+        from .parity import parity
+
+        parity(args.out, base, images_dir=args.images)
+        return errors.EXIT_OK
+    from . import calibrate
+
+    if args.check_sizes:
+        calibrate.check_sizes(
+            args.out, base, args.check_sizes, images_dir=args.images,
+            ratio_scale=args.ratio_scale,
+        )  # fmt: skip
+        return errors.EXIT_OK
+    record = calibrate.calibrate(
+        args.out, base, images_dir=args.images, start=args.k_start, tolerance=args.tolerance,
+        max_steps=args.max_steps,
+    )  # fmt: skip
+    return errors.EXIT_OK if record["converged"] else errors.EXIT_SOME_FAILED
 
 
 def _compare(args: argparse.Namespace) -> int:

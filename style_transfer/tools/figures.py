@@ -36,7 +36,34 @@ INIT_SEEDS = (1, 2, 3, 4)
 PRIVATE = ".private"  # file-name marker of anything derived from a non-shareable image
 # What the alpha/beta study in results/README.md supports (see there for the numbers).
 DEFAULT_NETWORK = "original"
-DEFAULT_RATIO_SCALE = 1.0
+CALIBRATED, PRINTED = "calibrated", "printed"  # --ratio-scale: k of the network, or 1
+DEFAULT_RATIO_SCALE = CALIBRATED
+NOT_CALIBRATED = "not yet calibrated"
+PANEL_FORMATS = ("png", "jpg")  # png: lossless, so the file scores as optimised
+
+
+@dataclass(frozen=True)
+class RatioCalibration:
+    """k: one factor on all of the paper's alpha/beta for a network, and how it was found.
+
+    Found by ``python -m style_transfer reproduce calibrate --network NETWORK``
+    (tools/calibrate.py): the k at which Figure 2 panel C has the content loss of the
+    authors' own output at the same size (paper objective, that network). Until measured,
+    k = 1 (the printed alpha/beta) and the provenance says so.
+    """
+
+    k: float
+    provenance: str  # command, date, size, iterations, target, achieved ratio
+
+    @property
+    def measured(self) -> bool:
+        return self.provenance != NOT_CALIBRATED
+
+
+CALIBRATION: dict[str, RatioCalibration] = {
+    "original": RatioCalibration(1.0, NOT_CALIBRATED),
+    "normalised": RatioCalibration(1.0, NOT_CALIBRATED),
+}
 CONTENT_LABEL = "A  Neckarfront, Tübingen (photo: A. Praefcke, CC BY 3.0)"
 
 
@@ -52,8 +79,12 @@ class Panel:
 
     @property
     def filename(self) -> str:
+        """The panel's file: PNG, lossless (``file_name("jpg")``: the old lossy panels)."""
+        return self.file_name("png")
+
+    def file_name(self, panel_format: str) -> str:
         private = "" if data.paper_image(self.style).shareable else PRIVATE
-        return f"{self.key}_{self.style}{private}.jpg"
+        return f"{self.key}_{self.style}{private}.{panel_format}"
 
 
 @dataclass(frozen=True)
@@ -128,6 +159,36 @@ def figure_spec(name: str, ratios: str = "arxiv") -> FigureSpec:
     if name not in _SPECS:
         raise InputError(f"unknown figure {name!r}; use one of {', '.join(FIGURES)} or all")
     return _SPECS[name](ratios)
+
+
+def ratio_scale_value(choice: str | float, network: str) -> float:
+    """The factor on the paper's alpha/beta: ``calibrated`` = the network's k (1 until it
+    is measured), ``printed`` = 1, or a number > 0."""
+    if choice == CALIBRATED:
+        if network not in CALIBRATION:
+            raise InputError(f"unknown network {network!r}; use {' or '.join(CALIBRATION)}")
+        return CALIBRATION[network].k
+    if choice == PRINTED:
+        return 1.0
+    try:
+        value = float(choice)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value <= 0 or isinstance(choice, bool):
+        raise InputError(
+            f"ratio scale must be {CALIBRATED}, {PRINTED} or a finite number > 0, got {choice!r}"
+        )
+    return value
+
+
+def folder_name(figure: str, choice: str | float) -> str:
+    """Where a figure's panels go: ``fig2`` (calibrated, the default), ``fig2-printed``,
+    or ``fig2-k0.3`` for another factor, so the variants sit side by side."""
+    if choice == CALIBRATED:
+        return figure
+    if choice == PRINTED:
+        return f"{figure}-{PRINTED}"
+    return f"{figure}-k{float(choice):g}"
 
 
 def panel_settings(panel: Panel, base: Settings, ratio_scale: float = 1.0) -> Settings:

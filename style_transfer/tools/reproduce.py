@@ -16,7 +16,6 @@ shows it; ``fig2.jpg`` leaves panel E empty.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -26,14 +25,19 @@ from ..errors import InputError, ResourceError
 from ..jobs import REUSED, SAVED, Job, Placement, run_jobs
 from ..settings import Settings
 from .figures import (
+    CALIBRATED,
+    CALIBRATION,
     DEFAULT_NETWORK,
     DEFAULT_RATIO_SCALE,
     FIGURES,
+    PANEL_FORMATS,
     PRIVATE,
     FigureSpec,
     figure_spec,
+    folder_name,
     layout,
     panel_settings,
+    ratio_scale_value,
 )
 from .tracked import DEFAULT_OUT, check_writable
 
@@ -42,6 +46,15 @@ def reusable(path: Path, settings: Settings, content: Path, style: Path) -> bool
     """Whether ``path`` and its manifest exist and were made with exactly these settings
     and inputs (``jobs.reusable``, the one rule for every command that resumes)."""
     return jobs.reusable(Job(path.name, content, (style,), settings, path))
+
+
+def render_panel(
+    name: str, path: Path, settings: Settings, content: Path, style: Path,
+    report: Callable[[str], None] = print,
+) -> Path:  # fmt: skip
+    """One panel with its manifest (reused when already done), here; raises if it failed."""
+    run_jobs([Job(name, content, (style,), settings, path)], report=report).raise_if_unfinished()
+    return path
 
 
 def reproduce(
@@ -53,18 +66,23 @@ def reproduce(
     images_dir: str | os.PathLike | None = None,
     network: str = DEFAULT_NETWORK,
     ratios: str = "arxiv",
-    ratio_scale: float = DEFAULT_RATIO_SCALE,
+    ratio_scale: str | float = DEFAULT_RATIO_SCALE,
     settings: Settings | None = None,
     force: bool = False,
+    panel_format: str = "png",
     report: Callable[[str], None] = print,
     into_tracked: bool = False,
     placement: Placement | None = None,
 ) -> list[Path]:
     """Render ``figure`` (fig2, fig3, init or all) into ``out``; the figure files written.
 
-    Panels go to ``out/FIGURE/KEY_STYLE.jpg`` with their manifests; the figure to
-    ``out/FIGURE.jpg``. ``settings`` is the base (default: the paper preset); size,
-    iterations and network override it. ``ratio_scale`` multiplies every alpha/beta.
+    Panels go to ``out/FOLDER/KEY_STYLE.png`` with their manifests, the figure to
+    ``out/FOLDER.jpg``; FOLDER is the figure's name for the calibrated alpha/beta, else
+    ``FIGURE-printed`` or ``FIGURE-kK`` (``figures.folder_name``). ``settings`` is the base
+    (default: the paper preset); size, iterations and network override it. ``ratio_scale``
+    multiplies every alpha/beta: ``calibrated`` (the network's k, ``figures.CALIBRATION``),
+    ``printed`` (1) or a number. Panels are PNG; ``panel_format="jpg"`` renders and
+    reuses the old lossy JPEG panels instead. A JPEG panel is never reused for a PNG one.
     A folder with git-tracked files (the committed ``results/``) is refused unless
     ``into_tracked`` (``tracked.py``). ``placement``: where the panels run (default: here).
     Raises ``JobsFailedError`` if a panel failed (the others are rendered and their figures
@@ -72,10 +90,11 @@ def reproduce(
     """
     names = list(FIGURES) if figure == "all" else [figure]
     specs = [figure_spec(name, ratios) for name in names]  # validates the names first
-    if not (isinstance(ratio_scale, (int, float)) and math.isfinite(ratio_scale)) or (
-        ratio_scale <= 0
-    ):
-        raise InputError(f"ratio scale must be a finite number > 0, got {ratio_scale!r}")
+    if panel_format not in PANEL_FORMATS:
+        raise InputError(f"unknown panel format {panel_format!r}; use png (lossless) or jpg")
+    scale = ratio_scale_value(ratio_scale, network)
+    if ratio_scale == CALIBRATED:
+        report(f"α/β: the paper's × k = {scale:g} ({network}: {CALIBRATION[network].provenance})")
     base = settings if settings is not None else Settings()
     base = dataclasses.replace(base, size=size, iterations=iterations, network=network)
     base.resolve()  # a bad size, iteration count or network fails before any work
@@ -85,7 +104,8 @@ def reproduce(
     content = data.image_path("tubingen", images_dir)
     panels: list[tuple[FigureSpec, str, Job | None]] = []
     for spec in specs:
-        (root / spec.name).mkdir(parents=True, exist_ok=True)
+        folder = root / folder_name(spec.name, ratio_scale)
+        folder.mkdir(parents=True, exist_ok=True)
         for panel in spec.panels:
             name = f"{spec.name} {panel.key} {panel.style}"
             try:
@@ -96,8 +116,8 @@ def reproduce(
                 report(f"[{name}] skipped, {error}")
                 panels.append((spec, panel.key, None))
                 continue
-            settings = panel_settings(panel, base, ratio_scale)
-            path = root / spec.name / panel.filename
+            settings = panel_settings(panel, base, scale)
+            path = folder / panel.file_name(panel_format)
             panels.append((spec, panel.key, Job(name, content, (style,), settings, path)))
     resolved = base.resolve()
     report(
@@ -112,20 +132,23 @@ def reproduce(
         mine = [(key, job) for s, key, job in panels if s is spec]
         if all(job is None or done[Path(job.output).resolve()] for _, job in mine):
             results = {key: None if job is None else Path(job.output) for key, job in mine}
-            written += _lay_out(spec, results, root, content, images_dir, report)
+            folder = root / folder_name(spec.name, ratio_scale)
+            written += _lay_out(spec, results, folder, content, images_dir, report)
     outcome.raise_if_unfinished()
     return written
 
 
 def _lay_out(
-    spec: FigureSpec, results: dict[str, Path | None], root: Path, content: Path,
+    spec: FigureSpec, results: dict[str, Path | None], folder: Path, content: Path,
     images_dir: str | os.PathLike | None, report: Callable[[str], None],
 ) -> list[Path]:  # fmt: skip
-    """The figure, and a private one too when a non-shareable panel was rendered."""
+    """The figure beside its panels' ``folder`` (``FOLDER.jpg``), and a private one too
+    when a non-shareable panel was rendered."""
     styles = {p.style: data.available([p.style], images_dir).get(p.style) for p in spec.panels}
-    written = [layout(spec, results, content, styles, root / f"{spec.name}.jpg", private=False)]
+    public = folder.with_name(f"{folder.name}.jpg")
+    written = [layout(spec, results, content, styles, public, private=False)]
     if any(PRIVATE in p.filename and results.get(p.key) for p in spec.panels):
-        private = root / f"{spec.name}{PRIVATE}.jpg"
+        private = folder.with_name(f"{folder.name}{PRIVATE}.jpg")
         written.append(layout(spec, results, content, styles, private, private=True))
     report(f"[{spec.name}] wrote {', '.join(str(p) for p in written)}")
     return written

@@ -1,0 +1,401 @@
+"""Calibrate the paper's alpha/beta against the authors' own output: one factor k per network.
+
+The paper's printed alpha/beta do not give its look with its formulas on our networks
+(results/README.md); the authors' own implementation is the ground truth we have. So:
+the target is the content loss of the authors' output for Tübingen x The Starry Night
+(``compare.authors_output``, resized to the panel's size), scored under the paper
+objective on the network being calibrated; k is the factor on all of the paper's
+alpha/beta at which our Figure 2 panel C (paper preset, noise seed 0) has that content
+loss within ``TOLERANCE``.
+
+The search (``search``) works on f(log k) = log(L_content(k) / target), which falls as k
+rises (more content weight, less content loss): from one point it steps with a prior
+slope, from two on one side by their secant, and once the root is bracketed by the
+secant kept inside the bracket (bisection when it stalls), at most ``MAX_STEPS`` renders.
+Every step is one render, saved with its manifest in the calibration folder and reused
+when the command runs again. ``check_sizes`` then renders panel C at other sizes with
+the calibrated k beside the ``gatys-code`` preset (whose mean losses make its look
+size-invariant) and tabulates their content-loss ratio (target ``CHECK_RANGE``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import data
+from ..atomic import replace_atomically
+from ..errors import InputError
+from ..manifest import write_json_atomic
+from ..settings import Settings
+from .compare import AUTHORS_PANEL, authors_output
+from .figures import CALIBRATION, figure_spec, panel_settings, ratio_scale_value
+from .reproduce import render_panel, reusable
+
+TOLERANCE = 0.05  # |L_content / target - 1| at which k counts as found
+MAX_STEPS = 8  # renders per calibration, at most
+# d log L_content / d log k at the first step: measured at 512 px, original network, 500
+# iterations (results/README.md): alpha/beta 1e-3 -> 1.35e10, 1e-4 -> 2.40e10.
+PRIOR_SLOPE = math.log(1.35e10 / 2.40e10) / math.log(10.0)
+MAX_LOG_STEP = math.log(100.0)  # k moves at most 100x per step outside a bracket
+CHECK_RANGE = (0.85, 1.15)  # panel C's content loss / gatys-code's at the same size
+
+
+@dataclass(frozen=True)
+class Step:
+    """One render of the search: its k, losses and where it is."""
+
+    k: float
+    content_loss: float
+    style_loss: float
+    target: float
+    image: str | None = None
+    reused: bool = False
+
+    @property
+    def ratio(self) -> float:
+        """content loss / target: > 1 too stylised (raise k), < 1 too photographic."""
+        return self.content_loss / self.target
+
+    @property
+    def error(self) -> float:
+        return math.log(self.ratio)
+
+    def as_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "ratio": self.ratio}
+
+
+def _round(k: float) -> float:
+    return float(f"{k:.4g}")  # clean file names; far finer than the tolerance
+
+
+def next_k(steps: Sequence[Step], start: float = 1.0, slope: float = PRIOR_SLOPE) -> float:
+    """The k to render next, from the steps so far (see the module docstring)."""
+    if not steps:
+        return _round(start)
+    ordered = sorted(steps, key=lambda s: s.k)
+    xs = [math.log(s.k) for s in ordered]
+    fs = [s.error for s in ordered]
+    for i in range(len(ordered) - 1):
+        if fs[i] > 0 > fs[i + 1]:  # bracketed: the secant, kept 10% inside the bracket
+            lo, hi, flo, fhi = xs[i], xs[i + 1], fs[i], fs[i + 1]
+            x = lo - flo * (hi - lo) / (fhi - flo)
+            width = hi - lo
+            x = min(max(x, lo + 0.1 * width), hi - 0.1 * width)
+            last = steps[-1]  # the same end moved twice in a row: bisect
+            if len(steps) >= 2 and (steps[-2].error > 0) == (last.error > 0):
+                x = 0.5 * (lo + hi)
+            return _round(math.exp(x))
+    if min(fs) < 0 < max(fs):  # both signs, but no rise-to-fall pair in k order
+        raise InputError(
+            "the content loss does not fall as k rises in these renders "
+            f"({', '.join(f'k={s.k:g}: {s.ratio:.3f}' for s in ordered)}); the search "
+            "needs a monotone response: render more iterations, or give --k-start"
+        )
+    # One side only: step from the point nearest the target, with the secant of the two
+    # nearest points when it has the right sign, else the prior slope.
+    nearest = sorted(range(len(ordered)), key=lambda i: abs(fs[i]))
+    i = nearest[0]
+    used = slope
+    if len(ordered) >= 2:
+        j = nearest[1]
+        secant = (fs[i] - fs[j]) / (xs[i] - xs[j])
+        if secant < 0 and math.isfinite(secant):
+            used = secant
+    step = -fs[i] / used
+    step = math.copysign(min(abs(step), MAX_LOG_STEP), step)
+    beyond = xs[-1] if fs[i] > 0 else xs[0]  # go past every point on this side
+    x = max(xs[i] + step, beyond + 0.05) if fs[i] > 0 else min(xs[i] + step, beyond - 0.05)
+    return _round(math.exp(x))
+
+
+def search(
+    measure: Callable[[float], Step],
+    known: Sequence[Step] = (),
+    *,
+    start: float = 1.0,
+    tolerance: float = TOLERANCE,
+    max_steps: int = MAX_STEPS,
+    report: Callable[[str], None] = print,
+) -> tuple[list[Step], bool]:
+    """Steps until one's content loss is within ``tolerance`` of the target.
+
+    ``measure(k)`` renders (or reuses) one panel; ``known``: steps already made (reused,
+    not counted against ``max_steps``). Returns every step in order and whether it converged.
+    """
+    if max_steps < 1:
+        raise InputError(f"max steps must be at least 1, got {max_steps}")
+    steps = list(known)
+    rendered = 0
+    while True:
+        if any(abs(s.ratio - 1.0) <= tolerance for s in steps):
+            return steps, True
+        if rendered >= max_steps:
+            return steps, False
+        k = next_k(steps, start)
+        if any(math.isclose(k, s.k, rel_tol=1e-9) for s in steps):
+            return steps, False  # the bracket has shrunk below the rounding of k
+        step = measure(k)
+        rendered += not step.reused
+        steps.append(step)
+        report(
+            f"[calibrate] step {len(steps)}: k = {step.k:g}, content loss {step.content_loss:.4g}"
+            f" = {step.ratio:.3f} x target, style loss {step.style_loss:.4g}"
+            + (" (reused)" if step.reused else "")
+        )
+
+
+def best(steps: Sequence[Step]) -> Step:
+    return min(steps, key=lambda s: abs(s.error))
+
+
+# ------------------------------------------------------------------- the real procedure
+
+
+def calibration_folder(out: str | os.PathLike, network: str, size: int, iterations: int) -> Path:
+    return Path(out) / "calibrate" / f"{network}-{size}px-{iterations}it"
+
+
+def _panel(ratios: str = "arxiv"):
+    return next(p for p in figure_spec("fig2", ratios).panels if p.key == AUTHORS_PANEL)
+
+
+def objective_settings(base: Settings) -> Settings:
+    """The paper objective the losses are scored under: the base's network and weights."""
+    return Settings(
+        network=base.network, weights=base.weights, calibration=base.calibration,
+        ratio_reference=base.ratio_reference,
+    )  # fmt: skip
+
+
+def target(base: Settings, images_dir: str | os.PathLike | None = None) -> dict:
+    """The authors' output at the panel's size, scored under the paper objective."""
+    from ..api import score
+
+    picture = authors_output(images_dir, base.size)
+    content = data.image_path("tubingen", images_dir)
+    style = data.image_path(_panel().style, images_dir)
+    return score(picture, content, style, objective_settings(base))
+
+
+class PanelC:
+    """Renders (or reuses) panel C at a given k and scores the saved PNG."""
+
+    def __init__(
+        self,
+        base: Settings,
+        folder: Path,
+        goal: float,
+        images_dir: str | os.PathLike | None = None,
+        *,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self.base, self.folder, self.goal, self.report = base, folder, goal, report
+        self.panel = _panel()
+        self.content = data.image_path("tubingen", images_dir)
+        self.style = data.image_path(self.panel.style, images_dir)
+
+    def path(self, k: float) -> Path:
+        return self.folder / f"{self.panel.key}_{self.panel.style}_k{k:g}.png"
+
+    def _step(self, path: Path, k: float, reused: bool) -> Step:
+        from ..api import score
+
+        scored = score(path, self.content, self.style, objective_settings(self.base))
+        return Step(k, scored["content_loss"], scored["style_loss"], self.goal, str(path), reused)
+
+    def __call__(self, k: float) -> Step:
+        path = self.path(k)
+        settings = panel_settings(self.panel, self.base, k)
+        if reusable(path, settings, self.content, self.style):
+            return self._step(path, k, True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        where = f"calibrate {self.panel.key} k={k:g}"
+        render_panel(where, path, settings, self.content, self.style, self.report)
+        return self._step(path, k, False)
+
+    def known(self) -> list[Step]:
+        """Steps already rendered in the folder with these settings (any k)."""
+        found = []
+        for record in sorted(self.folder.glob("*.png.json")):
+            path = record.with_name(record.name[: -len(".json")])
+            try:
+                recorded = json.loads(record.read_text())
+                ratio = float(recorded["settings"]["ratio"])
+                settings = dataclasses.replace(
+                    panel_settings(self.panel, self.base, 1.0), ratio=ratio
+                )
+                if not reusable(path, settings, self.content, self.style):
+                    continue
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            found.append(self._step(path, ratio / self.panel.ratio, True))
+        return found
+
+
+def calibrate(
+    out: str | os.PathLike,
+    base: Settings,
+    *,
+    images_dir: str | os.PathLike | None = None,
+    start: float | None = None,
+    tolerance: float = TOLERANCE,
+    max_steps: int = MAX_STEPS,
+    report: Callable[[str], None] = print,
+    goal: float | None = None,
+) -> dict:
+    """Find k for ``base``'s network, size and iterations; write ``calibration.json`` and
+    ``calibration.md`` in the calibration folder; return the record.
+
+    ``start``: the first k (default: the network's recorded k); ``goal``: a target content
+    loss instead of the authors' output's (tests).
+    """
+    resolved = base.resolve()
+    folder = calibration_folder(out, resolved.network, resolved.size, resolved.iterations)
+    folder.mkdir(parents=True, exist_ok=True)
+    scored = None
+    if goal is None:
+        scored = target(base, images_dir)
+        goal = scored["content_loss"]
+    report(
+        f"[calibrate] target: the authors' output at {resolved.size} px, {resolved.network} "
+        f"network: content loss {goal:.4g}"
+    )
+    measure = PanelC(base, folder, goal, images_dir, report=report)
+    known = measure.known()
+    first = CALIBRATION[resolved.network].k if start is None else start
+    steps, converged = search(
+        measure, known, start=first, tolerance=tolerance, max_steps=max_steps, report=report
+    )
+    found = best(steps)
+    command = "python -m style_transfer reproduce calibrate " + (
+        f"--network {resolved.network} --size {resolved.size} --iterations {resolved.iterations}"
+    )
+    provenance = (
+        f"{command} ({datetime.date.today().isoformat()}, precision {resolved.precision}): "
+        f"target content loss {goal:.4g} (the authors' output at {resolved.size} px), "
+        f"panel C at k = {found.k:g}: {found.content_loss:.4g} = {found.ratio:.3f} x target"
+        f"{'' if converged else ' (NOT within the tolerance)'}"
+    )
+    record = {
+        "network": resolved.network,
+        "size": resolved.size,
+        "iterations": resolved.iterations,
+        "precision": resolved.precision,
+        "tolerance": tolerance,
+        "target": {"content_loss": goal, "style_loss": scored and scored["style_loss"]},
+        "steps": [s.as_dict() for s in steps],
+        "converged": converged,
+        "k": found.k,
+        "provenance": provenance,
+    }
+    write_json_atomic(folder / "calibration.json", record)
+    table = steps_table(steps)
+    _write_text(folder / "calibration.md", table)
+    report(table)
+    if converged:
+        report(
+            f"[calibrate] k = {found.k:g} for the {resolved.network} network. Record it in "
+            "style_transfer/tools/figures.py, CALIBRATION:\n"
+            f'    "{resolved.network}": RatioCalibration({found.k:g}, "{provenance}"),'
+        )
+    else:
+        report(
+            f"[calibrate] not converged in {max_steps} renders; best k = {found.k:g} "
+            f"({found.ratio:.3f} x target). Run the same command again to continue "
+            "(the renders are reused), or raise --max-steps"
+        )
+    return record
+
+
+def steps_table(steps: Sequence[Step]) -> str:
+    lines = [
+        "| step | k | content loss | style loss | content ÷ target | image |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for i, s in enumerate(steps, 1):
+        name = Path(s.image).name if s.image else "—"
+        lines.append(
+            f"| {i} | {s.k:g} | {s.content_loss:.4g} | {s.style_loss:.4g} | {s.ratio:.3f} "
+            f"| {name}{' (reused)' if s.reused else ''} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def check_sizes(
+    out: str | os.PathLike,
+    base: Settings,
+    sizes: Sequence[int],
+    *,
+    images_dir: str | os.PathLike | None = None,
+    ratio_scale: str | float = "calibrated",
+    report: Callable[[str], None] = print,
+) -> list[dict]:
+    """Panel C with k (``ratio_scale``) beside ``gatys-code`` at each size, both scored
+    under the paper objective on ``base``'s network; ``check-sizes-NETWORK.md/.json``."""
+    from ..api import score
+
+    resolved = base.resolve()
+    k = ratio_scale_value(ratio_scale, resolved.network)
+    panel = _panel()
+    content = data.image_path("tubingen", images_dir)
+    style = data.image_path(panel.style, images_dir)
+    rows = []
+    for size in sizes:
+        at_size = dataclasses.replace(base, size=size)
+        folder = calibration_folder(out, resolved.network, size, resolved.iterations)
+        ours = PanelC(at_size, folder, 1.0, images_dir, report=report)(k)
+        code = Settings(preset="gatys-code", size=size, iterations=resolved.iterations,
+                        weights=base.weights, precision=base.precision)  # fmt: skip
+        code_path = Path(out) / "calibrate" / f"gatys-code-{size}px-{resolved.iterations}it"
+        code_path = code_path / f"tubingen_{panel.style}.png"
+        if not reusable(code_path, code, content, style):
+            code_path.parent.mkdir(parents=True, exist_ok=True)
+            render_panel(f"check {size} px gatys-code", code_path, code, content, style, report)
+        reference = score(code_path, content, style, objective_settings(base))
+        ratio = ours.content_loss / reference["content_loss"]
+        rows.append({
+            "size": size, "k": k, "network": resolved.network,
+            "panel_c": {"content_loss": ours.content_loss, "style_loss": ours.style_loss,
+                        "image": ours.image},
+            "gatys_code": {"content_loss": reference["content_loss"],
+                           "style_loss": reference["style_loss"], "image": str(code_path)},
+            "content_ratio": ratio,
+            "style_ratio": ours.style_loss / reference["style_loss"],
+            "within": CHECK_RANGE[0] <= ratio <= CHECK_RANGE[1],
+        })  # fmt: skip
+    root = Path(out) / "calibrate"
+    root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(root / f"check-sizes-{resolved.network}.json", {"rows": rows})
+    table = sizes_table(rows)
+    _write_text(root / f"check-sizes-{resolved.network}.md", table)
+    report(table)
+    return rows
+
+
+def sizes_table(rows: Sequence[dict]) -> str:
+    low, high = CHECK_RANGE
+    lines = [
+        f"| size | k | C content | gatys-code content | content ratio (target {low}–{high}) "
+        "| C style | gatys-code style | style ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        c, g = r["panel_c"], r["gatys_code"]
+        lines.append(
+            f"| {r['size']} | {r['k']:g} | {c['content_loss']:.4g} | {g['content_loss']:.4g} "
+            f"| {r['content_ratio']:.3f} {'ok' if r['within'] else 'OUT'} "
+            f"| {c['style_loss']:.4g} | {g['style_loss']:.4g} | {r['style_ratio']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    with replace_atomically(path, text=True) as handle:
+        handle.write(text)

@@ -1,0 +1,132 @@
+"""Parity with the authors' implementation: our ``gatys-code`` preset beside their output.
+
+``parity`` renders Tübingen x The Starry Night with the ``gatys-code`` preset at the
+notebook's settings (shorter side 512 px, start from the content, max pooling, 500
+iterations), crops the authors' output out of their notebook's screenshot
+(``compare.authors_output``), and scores both at 512 px (longer side) under both presets:
+``parity.md``/``parity.json`` (the table) and ``parity.jpg`` (side by side).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .. import data, images
+from ..atomic import replace_atomically
+from ..manifest import write_json_atomic
+from ..settings import RATIO_REFERENCE, Settings
+from .compare import authors_output, panel_shape
+from .reproduce import render_panel, reusable
+
+NOTEBOOK_SHORT_SIDE = 512  # the notebook's transforms.Scale(512): the shorter side
+SCORED_AT = RATIO_REFERENCE  # both images are scored at this longer side (512 x 384)
+STYLE = "starry_night"
+
+
+def notebook_size(images_dir: str | os.PathLike | None = None) -> int:
+    """The longer side when the shorter is 512, truncated as torchvision's Scale does (682)."""
+    height, width = images.load_image(data.image_path("tubingen", images_dir)).shape[:2]
+    return int(NOTEBOOK_SHORT_SIDE * max(height, width) / min(height, width))
+
+
+def parity(
+    out: str | os.PathLike,
+    base: Settings,
+    *,
+    images_dir: str | os.PathLike | None = None,
+    size: int | None = None,
+    report: Callable[[str], None] = print,
+) -> dict:
+    """Render (or reuse) ours, score both images under both presets; write the table and
+    the figure into ``out/parity``. ``base``: weights, precision, iterations, network (the
+    paper preset's network; the gatys-code run uses the original weights, as the notebook).
+    ``size``: our render's longer side (default: the notebook's, ``notebook_size``)."""
+    from ..api import score
+
+    folder = Path(out) / "parity"
+    folder.mkdir(parents=True, exist_ok=True)
+    content = data.image_path("tubingen", images_dir)
+    style = data.image_path(STYLE, images_dir)
+    size = notebook_size(images_dir) if size is None else size
+    ours_settings = Settings(
+        preset="gatys-code", size=size, iterations=base.iterations, weights=base.weights,
+        precision=base.precision,
+    )  # fmt: skip
+    ours = folder / f"gatys_code_tubingen_{STYLE}.png"
+    if reusable(ours, ours_settings, content, style):
+        report(f"[parity] reusing {ours}")
+    else:
+        render_panel("parity gatys-code", ours, ours_settings, content, style, report)
+    authors = folder / "authors_notebook_tubingen_starry_night.png"
+    images.save_image(authors_output(images_dir), authors)  # the crop, as it is (lossless)
+
+    height, width = panel_shape(SCORED_AT, images_dir)
+    presets = {
+        "paper": Settings(network=base.network, weights=base.weights, calibration=base.calibration),
+        "gatys-code": Settings(preset="gatys-code", weights=base.weights),
+    }
+    rows = []
+    for name, path in (("ours (gatys-code preset)", ours), ("the authors' notebook", authors)):
+        picture = images.resize_to(images.load_image(path), height, width)
+        for preset, settings in presets.items():
+            scored = score(picture, content, style, settings)
+            rows.append({
+                "image": name, "file": str(path), "scored_as": preset,
+                "network": "original" if preset == "gatys-code" else base.network,
+                "size": scored["size"], "content_loss": scored["content_loss"],
+                "style_loss": scored["style_loss"], "total_loss": scored["total_loss"],
+            })  # fmt: skip
+    for row in rows:
+        theirs = next(
+            r for r in rows if r["image"] != row["image"] and r["scored_as"] == row["scored_as"]
+        )
+        if row["image"].startswith("ours"):
+            row["content_vs_authors"] = row["content_loss"] / theirs["content_loss"]
+            row["style_vs_authors"] = row["style_loss"] / theirs["style_loss"]
+    record = {"ours": str(ours), "authors": str(authors), "ours_size": size, "rows": rows}
+    write_json_atomic(folder / "parity.json", record)
+    table = parity_table(rows)
+    with replace_atomically(folder / "parity.md", text=True) as handle:
+        handle.write(table)
+    _side_by_side(ours, authors, folder / "parity.jpg")
+    report(table)
+    return record
+
+
+def parity_table(rows: list[dict]) -> str:
+    lines = [
+        f"| image | scored as (at {SCORED_AT} px) | content loss | style loss | total "
+        "| content ÷ authors' | style ÷ authors' |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        vs = [r.get("content_vs_authors"), r.get("style_vs_authors")]
+        shown = ["—" if v is None else f"{v:.3f}" for v in vs]
+        lines.append(
+            f"| {r['image']} | {r['scored_as']} ({r['network']}) | {r['content_loss']:.4g} "
+            f"| {r['style_loss']:.4g} | {r['total_loss']:.4g} | {shown[0]} | {shown[1]} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _side_by_side(ours: Path, authors: Path, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4.2), dpi=100)
+    FigureCanvasAgg(figure)
+    for ax, (title, file) in zip(
+        figure.subplots(1, 2),
+        ((f"ours: gatys-code preset ({ours.stem})", ours), ("the authors' notebook", authors)),
+    ):
+        ax.imshow(images.load_image(file).astype(np.uint8))
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    figure.canvas.draw()
+    return images.save_image(np.asarray(figure.canvas.buffer_rgba())[..., :3], path)

@@ -1,0 +1,254 @@
+"""Calibration of k against the authors' output, the size check, parity, lossless panels.
+
+Everything at 32-48 px and a few iterations, offline (../shared images and weights).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from style_transfer import api, cli
+from style_transfer.errors import InputError
+from style_transfer.manifest import manifest_path
+from style_transfer.settings import Settings
+from style_transfer.tools import calibrate, compare, figures, parity, reproduce
+from style_transfer.tools.calibrate import Step, next_k, search
+
+# ------------------------------------------------------------------ the search, no renders
+
+
+def power_law(target: float, exponent: float = -0.3, scale: float = 1e9):
+    """A monotone stand-in for a render: L_content = scale * k^exponent."""
+    made: list[float] = []
+
+    def measure(k: float) -> Step:
+        made.append(k)
+        return Step(k, scale * k**exponent, 1.0, target)
+
+    return measure, made
+
+
+@pytest.mark.parametrize("root", [1e-3, 0.37, 1.0, 6.0, 400.0])
+def test_search_brackets_and_converges_within_its_step_bound(root):
+    target = 1e9 * root**-0.3
+    measure, made = power_law(target, exponent=-0.3)
+    steps, converged = search(measure, start=1.0, tolerance=0.05, max_steps=8, report=print)
+    assert converged and len(made) <= 8
+    assert abs(steps[-1].ratio - 1) <= 0.05
+    # the found k gives the target within the tolerance when measured again
+    assert abs(measure(steps[-1].k).ratio - 1) <= 0.05
+    if root not in (1.0,):  # the start itself was off: the search had to move k
+        assert len(made) >= 2 and made[0] == 1.0
+
+
+def test_search_uses_known_steps_and_stops_at_its_bound():
+    target = 1e9 * 50.0**-0.3
+    measure, made = power_law(target)
+    known = [Step(48.0, 1e9 * 48.0**-0.3, 1.0, target, reused=True)]
+    steps, converged = search(measure, known, max_steps=3, report=print)
+    assert converged and made == [] and steps == known  # 48 is within 5% of the target already
+    # nearly flat, the root at k = 1e6: two renders (each at most 100x) cannot reach it
+    slow, made = power_law(1e9 * 1e6**-0.01, exponent=-0.01)
+    _, converged = search(slow, max_steps=2, report=print)
+    assert not converged and len(made) == 2
+    with pytest.raises(InputError, match="at least 1"):
+        search(slow, max_steps=0)
+
+
+def test_a_bracket_is_kept_and_a_non_monotone_response_refused():
+    target = 1.0
+    low, high = Step(0.1, 2.0, 1, target), Step(10.0, 0.5, 1, target)  # root between
+    k = next_k([low, high])
+    assert 0.1 * 10 ** (0.1 * 2) <= k <= 10 / 10 ** (0.1 * 2)  # kept 10% inside (log k)
+    with pytest.raises(InputError, match="does not fall as k rises"):
+        next_k([Step(0.1, 0.5, 1, target), Step(10.0, 2.0, 1, target)])
+
+
+# ------------------------------------------------------------------ real renders, tiny
+
+SIZE, ITERATIONS = 32, 10
+
+
+def test_the_authors_output_is_cropped_out_of_the_screenshot(images_dir: Path):
+    picture = compare.authors_output(images_dir)
+    assert picture.shape == (418, 557, 3)
+    assert compare.authors_output(images_dir, 512).shape == (384, 512, 3)
+    # the frame's dark line is outside, the painting's colours inside
+    assert picture[0].mean() > 40 and picture[:, 0].mean() > 40
+
+
+@pytest.mark.slow
+def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
+    tmp_path: Path, images_dir: Path
+):
+    base = Settings(size=SIZE, iterations=ITERATIONS)
+    # a target the search must move k to reach: panel C's content loss at k = 0.05
+    goal = calibrate.PanelC(base, tmp_path / "goal", 1.0, images_dir)(0.05).content_loss
+    lines: list[str] = []
+    record = calibrate.calibrate(
+        tmp_path, base, images_dir=images_dir, start=1.0, goal=goal, max_steps=6,
+        report=lines.append,
+    )  # fmt: skip
+    assert record["converged"], lines
+    steps = record["steps"]
+    assert steps[0]["k"] == 1.0 and steps[0]["ratio"] < 0.95  # started off the target
+    assert 2 <= len(steps) <= 6 and abs(steps[-1]["ratio"] - 1) <= 0.05
+    folder = calibrate.calibration_folder(tmp_path, "original", SIZE, ITERATIONS)
+    assert json.loads((folder / "calibration.json").read_text()) == record
+    assert (folder / "calibration.md").read_text().count("\n") == 2 + len(steps)
+    assert f"RatioCalibration({record['k']:g}" in lines[-1]
+    # rendered again from scratch, the found k gives the target within the tolerance
+    again = calibrate.PanelC(base, tmp_path / "again", goal, images_dir)(record["k"])
+    assert not again.reused and abs(again.ratio - 1) <= 0.05
+    # the command again: every render reused, nothing new
+    lines.clear()
+    rerun = calibrate.calibrate(
+        tmp_path, base, images_dir=images_dir, goal=goal, report=lines.append
+    )
+    assert rerun["k"] == record["k"] and all(s["reused"] for s in rerun["steps"])
+
+
+@pytest.mark.slow
+def test_the_target_is_the_authors_output_scored_at_the_panels_size(images_dir: Path):
+    scored = calibrate.target(Settings(size=48), images_dir)
+    assert scored["size"] == [48, 36] and scored["content_loss"] > 0
+
+
+@pytest.fixture(scope="module")
+def calibrated_fig2(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """fig2 at 32 px, 2 iterations, with a recorded k = 0.3 (the constant patched)."""
+    out = tmp_path_factory.mktemp("calibrated")
+    patch = pytest.MonkeyPatch()
+    patch.setitem(figures.CALIBRATION, "original", figures.RatioCalibration(0.3, "test value"))
+    lines: list[str] = []
+    try:
+        args = cli.build_parser().parse_args(["reproduce", "fig2"])
+        assert args.ratio_scale == figures.CALIBRATED and args.panel_format == "png"
+        reproduce.reproduce(
+            "fig2", out, size=SIZE, iterations=2, images_dir=images_dir,
+            ratio_scale=args.ratio_scale, report=lines.append,
+        )  # fmt: skip
+        reproduce.reproduce(
+            "fig2", out, size=SIZE, iterations=2, images_dir=images_dir,
+            ratio_scale="printed", report=lines.append,
+        )  # fmt: skip
+    finally:
+        patch.undo()
+    return out, lines
+
+
+@pytest.mark.slow
+def test_the_calibrated_ratios_are_the_default_and_recorded(calibrated_fig2):
+    out, lines = calibrated_fig2
+    assert "k = 0.3 (original: test value)" in lines[0]
+    for folder, k in (("fig2", 0.3), ("fig2-printed", 1.0)):
+        for panel in figures.figure_spec("fig2").panels:
+            path = out / folder / panel.filename
+            if panel.style == "seated_nude" and not path.exists():
+                continue
+            assert path.suffix == ".png"
+            settings = json.loads(manifest_path(path).read_text())["settings"]
+            assert settings["ratio"] == pytest.approx(panel.ratio * k)
+            assert settings["content_weight"] == pytest.approx(panel.ratio * k * (512 / SIZE) ** 2)
+    assert (out / "fig2.jpg").is_file() and (out / "fig2-printed.jpg").is_file()
+
+
+@pytest.mark.slow
+def test_a_saved_png_panel_scores_as_its_manifest(calibrated_fig2, images_dir: Path):
+    out, _ = calibrated_fig2
+    path = out / "fig2" / "C_starry_night.png"
+    manifest = json.loads(manifest_path(path).read_text())
+    scored = api.score(path, images_dir / "tubingen.jpg", images_dir / "starry_night.jpg",
+                       ratio=manifest["settings"]["ratio"])  # fmt: skip
+    final = manifest["final_loss"]
+    assert scored["content_loss"] == pytest.approx(final["content"], rel=0.02)
+    assert scored["style_loss"] == pytest.approx(final["style"], rel=0.02)
+    assert scored["total_loss"] == pytest.approx(final["total"], rel=0.02)
+
+
+@pytest.mark.slow
+def test_a_jpeg_panel_is_never_reused_for_a_png_one(calibrated_fig2, images_dir, tmp_path):
+    out, _ = calibrated_fig2
+    panel = figures.figure_spec("fig2").panels[1]
+    png = out / "fig2-printed" / panel.filename
+    jpeg = tmp_path / panel.file_name("jpg")
+    jpeg.write_bytes(png.read_bytes())
+    manifest_path(jpeg).write_text(manifest_path(png).read_text())
+    assert jpeg.suffix == ".jpg" and png.suffix == ".png"
+    request = figures.panel_settings(panel, Settings(size=SIZE, iterations=2), 1.0)
+    content, style = images_dir / "tubingen.jpg", images_dir / "starry_night.jpg"
+    assert reproduce.reusable(png, request, content, style)
+    assert not reproduce.reusable(tmp_path / panel.filename, request, content, style)
+
+
+@pytest.mark.slow
+def test_compare_has_calibrated_printed_published_and_the_authors(calibrated_fig2, images_dir):
+    out, _ = calibrated_fig2
+    rows = compare.compare(out, images_dir=images_dir, report=lambda line: None)
+    c_rows = {row["source"]: row for row in rows if row["panel"] == "C"}
+    assert set(c_rows) == {
+        "ours (calibrated α/β)", "ours (printed α/β)", "jcjohnson/neural-style (published)",
+        "the authors' notebook",
+    }  # fmt: skip
+    authors = c_rows["the authors' notebook"]
+    assert authors["size"] == [512, 384] and authors["stylisation"] == 1.0
+    ours = c_rows["ours (calibrated α/β)"]
+    assert ours["stylisation"] == pytest.approx(ours["content_loss"] / authors["content_loss"])
+    assert ours["ratio"] == pytest.approx(0.3e-3) and ours["manifest_loss"]["content"] > 0
+    assert all(row["stylisation"] is None for row in rows if row["panel"] != "C")
+    assert (out / "comparison.md").read_text().count("\n") == 2 + len(rows)
+
+
+@pytest.mark.slow
+def test_parity_renders_gatys_code_and_scores_both_images_both_ways(tmp_path, images_dir):
+    assert parity.notebook_size(images_dir) == 682  # 1024 x 768 at shorter side 512
+    record = parity.parity(
+        tmp_path, Settings(iterations=2), images_dir=images_dir, size=48,
+        report=lambda line: None,
+    )  # fmt: skip
+    rows = record["rows"]
+    assert [(r["image"].split()[0], r["scored_as"]) for r in rows] == [
+        ("ours", "paper"), ("ours", "gatys-code"), ("the", "paper"), ("the", "gatys-code")
+    ]  # fmt: skip
+    assert all(r["size"] == [512, 384] for r in rows)
+    assert rows[0]["content_vs_authors"] == pytest.approx(
+        rows[0]["content_loss"] / rows[2]["content_loss"]
+    )
+    manifest = json.loads(manifest_path(record["ours"]).read_text())
+    assert manifest["preset"] == "gatys-code" and manifest["settings"]["size"] == 48
+    for name in ("parity.md", "parity.json", "parity.jpg"):
+        assert (tmp_path / "parity" / name).is_file()
+
+
+@pytest.mark.slow
+def test_check_sizes_tabulates_panel_c_against_gatys_code(tmp_path, images_dir):
+    rows = calibrate.check_sizes(
+        tmp_path, Settings(iterations=2), [32, 48], images_dir=images_dir, ratio_scale=1.0,
+        report=lambda line: None,
+    )  # fmt: skip
+    assert [r["size"] for r in rows] == [32, 48]
+    for row in rows:
+        assert row["content_ratio"] == pytest.approx(
+            row["panel_c"]["content_loss"] / row["gatys_code"]["content_loss"]
+        )
+        assert row["within"] == (0.85 <= row["content_ratio"] <= 1.15)
+    table = (tmp_path / "calibrate" / "check-sizes-original.md").read_text()
+    assert table.count("\n") == 4
+
+
+def test_ratio_scale_flag_and_values():
+    parser = cli.build_parser()
+    assert parser.parse_args(["reproduce", "fig2", "--ratio-scale", "printed"]).ratio_scale == (
+        "printed"
+    )
+    assert parser.parse_args(["compare", "--ratio-scale", "0.1"]).ratio_scale == 0.1
+    assert figures.ratio_scale_value("printed", "normalised") == 1.0
+    assert figures.CALIBRATION["original"].k == 1.0 or figures.CALIBRATION["original"].measured
+    assert figures.folder_name("fig3", 0.1) == "fig3-k0.1"
+    with pytest.raises(InputError, match="ratio scale must be"):
+        figures.ratio_scale_value(-1, "original")
+    assert not math.isnan(figures.ratio_scale_value(2, "original"))
