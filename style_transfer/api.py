@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from . import images, inputs, manifest, network, solve
-from .errors import InputError
+from . import images, inputs, manifest, network, outputs, paths, solve
+from .errors import InputError, StyleTransferError
 from .images import ImageSource
 from .inputs import MaskSources, StyleMaskSources
+from .memory import check_scoring
 from .optimize import Status
-from .plots import loss_plot_path, plot_losses
+from .plots import plot_losses
 from .settings import PAPER_STYLE_LAYERS, ResolvedSettings, Settings
 from .solve import RunRecord, load_network
 from .weights import resolve_weights, weights_info
@@ -43,6 +45,9 @@ class Result:
     optimised: np.ndarray | None = dataclasses.field(default=None, repr=False)  # RGB float,
     # before colour.finish: what a finer scale would start from
     record: RunRecord | None = dataclasses.field(default=None, repr=False)  # the run's record
+    problems: list[str] = dataclasses.field(default_factory=list)  # secondary outputs that
+    # failed (progress, snapshots, loss plot, manifest), one line each; the image was kept
+    saved_to: Path | None = None  # where ``save`` wrote the image (resolved)
 
     @classmethod
     def from_record(cls, record: RunRecord, settings: ResolvedSettings, output: Path | None):
@@ -50,30 +55,57 @@ class Result:
         built = manifest.build(record, settings, output=output)
         return cls(
             record.image, record.history, built, record.status, record.stop_reason,
-            record.optimised, record,
+            record.optimised, record, list(record.problems),
         )  # fmt: skip
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the image, its loss curves (``OUT.loss.png``) and manifest (``OUT.png.json``).
+        """Write the image, then its loss curves (``OUT.loss.png``) and manifest (``OUT.png.json``).
 
-        Each file is written atomically; the manifest, written last, names the other two
-        and records the image's SHA-256, so a crash between the two writes leaves a pair
-        that visibly does not match (``reproduce`` then renders the panel again).
+        Every path is checked first (outputs.check). Each file is written atomically; the
+        image first, so a failure of a secondary file (the plot, the manifest) never costs
+        it: such a failure is added to ``problems`` and warned about in one line. The
+        manifest, written last, records the image's SHA-256 and names the files that were
+        actually written, so a crash between writes leaves a pair that visibly does not
+        match (``reproduce`` then renders the panel again).
         """
-        given = manifest.input_paths(self.manifest)
-        path = images.check_output_path(path, given)
-        loss_plot = images.check_output_path(loss_plot_path(path), given)
-        plot_losses(self, loss_plot, title=f"{path.name}: loss per iteration")
-        images.save_image(self.image, path)
-        output = {
-            **self.manifest["output"],
-            "path": str(path),
-            "sha256": images.image_digest(path),
-            "loss_plot": str(loss_plot),
-        }
+        plan = outputs.check(path, manifest.input_paths(self.manifest))
+        images.save_image(self.image, plan.image)
+        self.saved_to = plan.image
+        output = {**self.manifest["output"], "path": str(plan.image)}
+        output["sha256"] = images.image_digest(plan.image)
+        title = f"{paths.printable(plan.image.name)}: loss per iteration"
+        plotted = self._secondary(
+            "loss plot", plan.loss_plot, lambda: plot_losses(self, plan.loss_plot, title=title)
+        )
+        output["loss_plot"] = str(plan.loss_plot) if plotted else None
         record = {**self.manifest, "output": output}
-        manifest.write_json_atomic(manifest.manifest_path(path), record)
-        return path
+        if self._secondary(
+            "manifest",
+            plan.manifest,
+            lambda: manifest.write_json_atomic(plan.manifest, record),
+        ):
+            self.manifest = record
+        return plan.image
+
+    def _secondary(self, kind: str, path: Path, write: Callable[[], object]) -> bool:
+        """Run ``write``; on failure note it in ``problems`` (and warn), never raise."""
+        try:
+            write()
+        except (Exception, KeyboardInterrupt) as error:  # any failure: the image is saved
+            reason = str(error) if isinstance(error, StyleTransferError) else _reason(error)
+            problem = f"could not write the {kind} {paths.quoted(path)} ({reason})"
+            self.problems.append(problem)
+            warnings.warn(f"{problem}; the image was saved", stacklevel=3)
+            return False
+        return True
+
+
+def _reason(error: BaseException) -> str:
+    """An exception as one line: its message, or its type when it has none."""
+    text = " ".join(str(error).split())
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def make_settings(settings: Settings | None = None, **overrides: object) -> Settings:
@@ -147,9 +179,10 @@ def transfer(
     styles = inputs.as_styles(style)
     given = inputs.input_paths(content, styles, masks, style_masks, resolved.init)
     output_path = None
-    if output is not None:
-        output_path = images.check_output_path(output, given)
-        images.check_output_path(loss_plot_path(output_path), given)
+    if output is not None:  # every file the run will write, before any work
+        output_path = outputs.check(
+            output, given, save_every=resolved.save_every, iterations=_saving_scale(resolved)
+        ).image
     sources = inputs.load(content, styles, resolved, masks, style_masks)
     if resolved.scales > 1:  # coarse-to-fine: one solve.run per scale
         from .multiscale import coarse_to_fine
@@ -162,6 +195,15 @@ def transfer(
     if output_path is not None:
         result.save(output_path)
     return result
+
+
+def _saving_scale(settings: ResolvedSettings) -> int:
+    """The iterations of the scale that saves snapshots (the finest; the only one if 1)."""
+    if settings.scales == 1:
+        return settings.iterations
+    from .multiscale import schedule
+
+    return schedule(settings.size, settings.iterations, settings.scales)[-1][1]
 
 
 def score(
@@ -203,6 +245,10 @@ def score(
     resolved = resolved.at_size(max(height, width))  # alpha as transfer used it at this size
     inputs.check_big_enough(rgb, resolved, "scored image")
     sources = inputs.load(content, style, resolved, masks, style_masks)
+    style_shapes = [  # as prepare will size them, refused before any is resized
+        inputs.style_shape(s.shape[:2], height, width, resolved) for s in sources.styles
+    ]
+    check_scoring((height, width), style_shapes, network.deepest(resolved.layers), "image")
     prepared = inputs.prepare(sources, resolved, shape=(height, width))
     extractor, weights = load_network(resolved)
     objective = solve.build_objective(extractor, resolved, prepared)

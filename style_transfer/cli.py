@@ -7,19 +7,36 @@ API, and turns every user error into one line on stderr and a non-zero exit code
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import types
 import typing
 import warnings
 from collections import abc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from . import data, errors, quiet
 from .errors import StyleTransferError
+from .manifest import strict_json
+from .paths import quoted
 from .settings import Settings
+
+SCORE_KEYS = ("content_loss", "style_loss", "tv_loss", "total_loss")
+EXIT_CODES_HELP = f"""exit codes (errors.py):
+  {errors.EXIT_OK}    done
+  {errors.EXIT_INTERNAL}    a bug (a traceback follows; please report it)
+  {errors.EXIT_BAD_INPUT}    bad input: a path, image, setting or flag ('error:' says the fix)
+  {errors.EXIT_RESOURCE}    weights or a paper image could not be obtained or are corrupt
+  {errors.EXIT_DIVERGED}    the loss became non-finite; the best image so far was saved
+  {errors.EXIT_SOME_FAILED}    sweep/batch: some jobs failed; the others were saved
+  {errors.EXIT_PARTIAL}    image saved, but a snapshot, the loss plot, the manifest or stdout failed
+  {errors.EXIT_INTERRUPTED}  Ctrl-C: the best image so far was saved
+  {errors.EXIT_TERMINATED}  SIGTERM (timeout, docker stop, Slurm, Kubernetes): as Ctrl-C"""
 
 # --help sections of the settings' groups (``settings.option``); "run" settings go ungrouped.
 GROUP_TITLES = {
@@ -115,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=program_name(),
         description="Gatys, Ecker & Bethge, 'A Neural Algorithm of Artistic Style', in TF2/Keras.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -192,18 +211,42 @@ def _transfer(args: argparse.Namespace) -> int:
         style_masks=args.style_masks,
     )
     optimizer = result.manifest["optimizer"]
-    where = result.manifest["output"]["path"]
+    where = quoted(result.saved_to)
     if result.status == "interrupted":
-        print(f"interrupted: saved the best image so far to {where}", file=sys.stderr)
-        return errors.EXIT_INTERRUPTED
+        stopped = "terminated" if "SIGTERM" in result.stop_reason else "interrupted"
+        print(f"{stopped}: saved the best image so far to {where}", file=sys.stderr)
+        return errors.EXIT_TERMINATED if stopped == "terminated" else errors.EXIT_INTERRUPTED
     if result.status == "diverged":
         print(f"{result.stop_reason}; saved it to {where}", file=sys.stderr)
         return errors.EXIT_DIVERGED
-    print(
+    said = _say(
         f"saved {where} ({optimizer['iterations']} iterations, "
         f"{optimizer['function_evaluations']} evaluations, {optimizer['stop_reason']})"
     )
-    return errors.EXIT_OK
+    return errors.EXIT_PARTIAL if result.problems or not said else errors.EXIT_OK
+
+
+def _say(text: str) -> bool:
+    """Print ``text`` to stdout; False (with a one-line warning) if stdout is closed or broken."""
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError) as error:  # BrokenPipeError (| head -c 1), a closed stdout
+        _silence_stdout()
+        reason = " ".join(str(error).split()) or type(error).__name__
+        print(f"warning: could not print to stdout ({reason}); the files were written",
+              file=sys.stderr)  # fmt: skip
+        return False
+    return True
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit cannot fail too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -213,13 +256,12 @@ def _score(args: argparse.Namespace) -> int:
     styles = [data.input_path(style) for style in args.style]
     report = score(args.image, data.input_path(args.content), styles, settings)
     if args.json:
-        print(json.dumps(report, indent=2))
+        said = _say(json.dumps(strict_json(report), indent=2, allow_nan=False))
     else:
-        for key in ("content_loss", "style_loss", "tv_loss", "total_loss"):
-            print(f"{key:14s} {report[key]:.6g}")
-        for layer, value in report["style_losses"].items():
-            print(f"  E[{layer}] {value:.6g}")
-    return errors.EXIT_OK
+        lines = [f"{key:14s} {report[key]:.6g}" for key in SCORE_KEYS]
+        lines += [f"  E[{layer}] {value:.6g}" for layer, value in report["style_losses"].items()]
+        said = _say("\n".join(lines))
+    return errors.EXIT_OK if said else errors.EXIT_PARTIAL
 
 
 def _weights(args: argparse.Namespace) -> int:
@@ -228,11 +270,33 @@ def _weights(args: argparse.Namespace) -> int:
     path, account = locate_weights(args.weights, download=not args.no_download)
     info = weights_info(path)
     official = "official Keras file" if info["official"] else "NOT the official Keras file"
-    print(f"{info['path']}\nmd5 {info['md5']} ({official})\n{account}")
+    print(f"{quoted(info['path'])}\nmd5 {info['md5']} ({official})\n{account}")
     return errors.EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every outcome is an exit code (errors.py), never a traceback for
+    a user's error, Ctrl-C or SIGTERM, even while the libraries are still loading."""
+    with _sigterm_as_interrupt():
+        try:
+            code = _main(argv)
+        except KeyboardInterrupt as stop:  # before the optimisation, or during the save
+            terminated = isinstance(stop, errors.Terminated)
+            print(
+                f"{'terminated' if terminated else 'interrupted'} before a result was saved; "
+                "any earlier file of that name is unchanged",
+                file=sys.stderr,
+            )
+            code = errors.EXIT_TERMINATED if terminated else errors.EXIT_INTERRUPTED
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()
+        code = code or errors.EXIT_PARTIAL
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
         os.environ[quiet.VERBOSE_VAR] = "1"
@@ -248,12 +312,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StyleTransferError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:  # before the optimisation, or during the (atomic) save
-        print(
-            "interrupted before a result was saved; any earlier file of that name is unchanged",
-            file=sys.stderr,
-        )
-        return errors.EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises ``errors.Terminated`` (a KeyboardInterrupt) while the command runs, so
+    a run ends as after Ctrl-C, with the best image so far saved; a second SIGTERM during
+    that save is ignored. Only the main thread can set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise errors.Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:

@@ -14,7 +14,10 @@ EXIT_BAD_INPUT = 2  # bad path, image, setting or flag (argparse uses 2 too)
 EXIT_RESOURCE = 3  # weights or an image could not be obtained or are corrupt
 EXIT_DIVERGED = 4  # the loss became non-finite; the best image so far was saved
 EXIT_SOME_FAILED = 5  # many jobs (jobs.py): some failed, each said why; the others were saved
+EXIT_PARTIAL = 6  # the image was saved, but a secondary output failed (a snapshot, the loss
+# plot, the manifest, the progress or the final line on a closed stdout); a warning said which
 EXIT_INTERRUPTED = 130  # Ctrl-C; the best image so far was saved (128 + SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM (timeout, docker stop, Slurm, Kubernetes): as Ctrl-C (128 + 15)
 
 
 class StyleTransferError(Exception):
@@ -33,3 +36,8 @@ class ResourceError(StyleTransferError):
     """Weights or an image that could not be found, fetched or verified."""
 
     exit_code = EXIT_RESOURCE
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so a run stops the same way:
+    the optimiser keeps the best image so far and the command line saves it (exit 143)."""

@@ -7,13 +7,13 @@ on float32 data (antialiased when shrinking), so no precision is lost to uint8 o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import os
-import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,37 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def _describe_error(error: BaseException) -> str:
+    """An exception in one line: its message, with its type when that says more."""
+    text = _one_line(error)
+    if isinstance(error, (OSError, SyntaxError, ValueError, EOFError)) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def _native_stderr_dropped() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null while a decoder runs.
+
+    libtiff (and some other native decoders) print their own warnings straight to fd 2,
+    beside the one-line error; the failure itself still arrives as a Python exception.
+    Other threads' native stderr lines in this instant are dropped too.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 # ---------------------------------------------------------------------------- loading
 
 
@@ -53,14 +84,26 @@ def load_image(source: ImageSource, *, name: str = "image") -> np.ndarray:
     if isinstance(source, Image.Image):
         return _loaded_to_rgb(source, f"cannot read {name}")
     if isinstance(source, (str, os.PathLike)):
-        return _load_path(Path(os.fsdecode(source)), name)
+        return _load_path(Path(os.fsdecode(source)), name)[0]
     raise InputError(
         f"cannot read {name}: got a {type(source).__name__}; "
         "pass a file path, a PIL image or a numpy array"
     )
 
 
-def _load_path(path: Path, name: str) -> np.ndarray:
+def load_with_digest(source: ImageSource, *, name: str = "image") -> tuple[np.ndarray, str | None]:
+    """``load_image`` and, for a path, the SHA-256 of the very bytes decoded (else None).
+
+    The digest is taken as the file is read, so a manifest records what was used even if
+    the file is replaced or moved later, and a pipe (``<(cat c.png)``), readable once,
+    gets its real digest.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return _load_path(Path(os.fsdecode(source)), name)
+    return load_image(source, name=name), None
+
+
+def _load_path(path: Path, name: str) -> tuple[np.ndarray, str]:
     where = f"cannot read {name} {str(path)!r}"
     if not path.exists():
         raise InputError(f"{where}: the file does not exist; check the path")
@@ -77,10 +120,13 @@ def _load_path(path: Path, name: str) -> np.ndarray:
     if not data:
         raise InputError(f"{where}: the file is empty; {_HINT}")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _native_stderr_dropped():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            frames = getattr(image, "n_frames", 1)
+            try:
+                frames = getattr(image, "n_frames", 1)
+            except Exception:  # a damaged later frame (a TIFF's 2nd page): use the first
+                frames = None
             image.seek(0)
             image.load()  # decode everything now, so a truncated file fails here
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -90,17 +136,25 @@ def _load_path(path: Path, name: str) -> np.ndarray:
         ) from None
     except Image.UnidentifiedImageError:
         raise InputError(f"{where}: not an image Pillow can read; {_HINT}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except MemoryError:
         raise InputError(
-            f"{where}: the file is truncated or corrupt ({_one_line(error)}); "
+            f"{where}: not enough memory to decode it; pass a smaller image or free memory"
+        ) from None
+    except Exception as error:  # Pillow's decoders raise OSError, SyntaxError,
+        # ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError, ... on bad data
+        raise InputError(
+            f"{where}: the file is truncated or corrupt ({_describe_error(error)}); "
             "pass an intact image (re-download or re-export it)"
         ) from None
-    if frames > 1 and image.format != "MPO":  # MPO: a camera JPEG with extra views
+    if frames is None or (frames > 1 and image.format != "MPO"):  # MPO: a camera JPEG + views
+        counted = (
+            "several frames, the later ones unreadable" if frames is None else f"{frames} frames"
+        )
         warnings.warn(
-            f"{name} {str(path)!r} has {frames} frames; using the first frame only",
+            f"{name} {str(path)!r} has {counted}; using the first frame only",
             stacklevel=3,
         )
-    return _loaded_to_rgb(image, where)
+    return _loaded_to_rgb(image, where), hashlib.sha256(data).hexdigest()
 
 
 def _loaded_to_rgb(image: Image.Image, where: str) -> np.ndarray:
@@ -117,10 +171,16 @@ def _loaded_to_rgb(image: Image.Image, where: str) -> np.ndarray:
             background = Image.new("RGBA", image.size, WHITE)
             image = Image.alpha_composite(background, image.convert("RGBA"))
         return np.asarray(image.convert("RGB"), dtype=np.float32).copy()
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(
+            f"{where}: not enough memory to convert it; pass a smaller image or free memory"
+        ) from None
+    except Exception as error:  # bad EXIF or mode data fails in many ways
         raise InputError(
             f"{where}: Pillow cannot decode or convert it (mode {image.mode}: "
-            f"{_one_line(error)}); save it as an 8-bit RGB PNG or JPEG and pass that"
+            f"{_describe_error(error)}); save it as an 8-bit RGB PNG or JPEG and pass that"
         ) from None
 
 
@@ -232,18 +292,30 @@ def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 @functools.cache
 def _can_write_rgb(image_format: str) -> bool:
-    """Whether Pillow here can write an RGB image in ``image_format`` (tried in memory)."""
+    """Whether Pillow here writes an RGB image in ``image_format`` as it is (tried in memory).
+
+    The probe is an odd-sized, non-square image, read back: a format that resizes (ICNS
+    stores 1024x1024 and smaller icons, ICO squares) or cannot be read back is refused, so
+    the manifest's size is always the file's.
+    """
     if image_format not in Image.SAVE:
         return False
+    probe = (301, 203)  # odd, not square, over 256 px (ICO caps its icons at 256)
+    buffer = io.BytesIO()
     try:
-        Image.new("RGB", (1, 1)).save(io.BytesIO(), format=image_format)
+        Image.new("RGB", probe, (10, 200, 30)).save(
+            buffer, format=image_format, **SAVE_OPTIONS.get(image_format, {})
+        )
+        buffer.seek(0)
+        with Image.open(buffer) as written:
+            return written.size == probe
     except Exception:  # plugins fail in many ways; any failure means "cannot"
         return False
-    return True
 
 
-def _output_format(path: Path) -> str:
+def check_format(path: str | os.PathLike) -> str:
     """The Pillow format for ``path``'s extension, or InputError listing usable ones."""
+    path = Path(os.fsdecode(path))
     extension = path.suffix.lower()
     image_format = Image.registered_extensions().get(extension)
     if image_format is None or not _can_write_rgb(image_format):
@@ -252,7 +324,8 @@ def _output_format(path: Path) -> str:
         )
         problem = f"extension {extension!r} is not" if extension else "no extension is"
         raise InputError(
-            f"cannot write output {str(path)!r}: {problem} an image format Pillow can write; "
+            f"cannot write output {str(path)!r}: {problem} an image format Pillow can write "
+            "at the image's own size; "
             f"use one of {usable}"
         )
     return image_format
@@ -265,7 +338,7 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     in one step: a crash never leaves a half-written image, nor destroys an old one.
     """
     path = Path(os.fsdecode(path))
-    image_format = _output_format(path)
+    image_format = check_format(path)
     values = np.asarray(image, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise ValueError("cannot save an image containing NaN or infinite values")
@@ -277,54 +350,15 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
 
 
 def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
-    """Validate an output path before a long run; the resolved path, or InputError.
+    """Validate an output image path before a long run; the resolved path, or InputError.
 
-    Refuses folders, extensions Pillow cannot write, a missing or unwritable folder,
-    and any path that is one of ``inputs`` (so an input is never overwritten).
+    The image's own checks of ``outputs.check`` (which also checks its manifest and loss
+    plot): a folder, an extension Pillow cannot write faithfully, a missing or unwritable
+    folder, a name too long or not encodable, and any path that is one of ``inputs``.
     """
-    path = Path(os.fsdecode(path))
-    where = f"cannot write output {str(path)!r}"
-    if path.is_dir():
-        raise InputError(f"{where}: it is a folder; pass a file name such as out.png")
-    _output_format(path)
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise InputError(f"{where}: folder {str(folder)!r} does not exist; create it first")
-    if not _folder_writable(folder):
-        raise InputError(
-            f"{where}: folder {str(folder)!r} is not writable; "
-            "choose another folder or fix its permissions"
-        )
-    for source in inputs:
-        if not isinstance(source, (str, os.PathLike)):
-            continue
-        source = Path(os.fsdecode(source))
-        if _same_file(path, source):
-            raise InputError(
-                f"{where}: it would overwrite the input {str(source)!r}; "
-                "choose a different output name"
-            )
-    return path.resolve()
+    from .outputs import check
 
-
-def _folder_writable(folder: Path) -> bool:
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return False
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test."):
-            pass
-    except OSError:
-        return False
-    return True
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
+    return check(path, inputs).image
 
 
 def image_digest(path: str | os.PathLike) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from . import colour, images, network
 from .errors import InputError
 from .images import ImageSource
 from .masks import load_masks
-from .memory import check_memory
+from .memory import check_memory, shape_at_size
 from .settings import INITS, ResolvedSettings
 
 MaskSources = Sequence[ImageSource] | None
@@ -40,6 +40,10 @@ class Sources:
     masks: MaskSources
     style_masks: StyleMaskSources
     seconds: float  # time spent loading
+    digests: dict[str, str | None] = field(default_factory=dict)  # SHA-256 of the bytes
+    # decoded, taken as each file was read: "content", "style i", "mask i", "style mask i"
+    loaded_masks: MaskSources = None  # the masks as read (arrays), what prepare resizes
+    loaded_style_masks: StyleMaskSources = None
 
 
 @dataclass(frozen=True)
@@ -122,51 +126,82 @@ def check_big_enough(
 
 def size_style(style: np.ndarray, height: int, width: int, settings: ResolvedSettings):
     """The preset's style size, times ``style_scale`` (>1: larger style features)."""
+    return images.resize_to(style, *style_shape(style.shape[:2], height, width, settings))
+
+
+def style_shape(
+    shape: tuple[int, int], height: int, width: int, settings: ResolvedSettings
+) -> tuple[int, int]:
+    """(height, width) ``size_style`` gives a style of ``shape``, computed without resizing."""
     scale = settings.style_scale
     if settings.style_size == "content":
-        return images.resize_to(style, max(1, round(height * scale)), max(1, round(width * scale)))
-    return images.resize_long_side(style, max(1, round(max(height, width) * scale)))
+        return max(1, round(height * scale)), max(1, round(width * scale))
+    return shape_at_size(shape, max(1, round(max(height, width) * scale)))
 
 
-def describe(source: ImageSource, array: np.ndarray) -> dict:
-    """An input for the manifest: its original size and its path and SHA-256, or its type."""
+def describe(source: ImageSource, array: np.ndarray, digest: str | None = None) -> dict:
+    """An input for the manifest: its original size and its path and SHA-256, or its type.
+
+    ``digest``: the SHA-256 taken when the file was read (``images.load_with_digest``).
+    """
     height, width = array.shape[:2]
-    description: dict[str, object] = {"original_size": [width, height]}
-    if isinstance(source, (str, os.PathLike)):
-        description["path"] = str(Path(source).resolve())
-        description["sha256"] = images.image_digest(source)
-    else:
-        description["path"] = None
-        description["type"] = type(source).__name__
-    return description
+    return {"original_size": [width, height], **_describe_source(source, digest)}
 
 
-def _describe_mask(source: ImageSource | None) -> dict | None:
-    if source is None or (isinstance(source, str) and source == "all"):
-        return None
+def _describe_source(source: ImageSource, digest: str | None) -> dict:
     if isinstance(source, (str, os.PathLike)):
-        return {"path": str(Path(source).resolve()), "sha256": images.image_digest(source)}
+        return {"path": _recorded_path(source), "sha256": digest}
     return {"path": None, "type": type(source).__name__}
 
 
-def _describe_styles(
-    styles: Sequence[ImageSource],
-    arrays: Sequence[np.ndarray],
-    blend: Sequence[float],
-    masks: MaskSources,
-    style_masks: StyleMaskSources,
-) -> dict:
+def _recorded_path(source: str | os.PathLike) -> str:
+    """A path for the manifest: resolved if it is a file; as given (absolute) if a pipe."""
+    path = Path(os.fsdecode(source))
+    return str(path.resolve() if path.is_file() else Path(os.path.abspath(path)))
+
+
+def _describe_mask(source: ImageSource | None, digest: str | None) -> dict | None:
+    if source is None or (isinstance(source, str) and source == "all"):
+        return None
+    return _describe_source(source, digest)
+
+
+def _describe_styles(sources: Sources) -> dict:
     """``{"styles": [...]}`` with each style's blend weight and masks; empty for one plain style."""
-    if len(styles) == 1 and masks is None:
+    masks, style_masks = sources.masks, sources.style_masks
+    if len(sources.style_sources) == 1 and masks is None:
         return {}
     records = []
-    for i, (source, array) in enumerate(zip(styles, arrays)):
-        record = {**describe(source, array), "blend_weight": blend[i]}
+    for i, (source, array) in enumerate(zip(sources.style_sources, sources.styles)):
+        digest = sources.digests.get(f"style {i + 1}")
+        record = {**describe(source, array, digest), "blend_weight": sources.blend[i]}
         if masks is not None:
-            record["mask"] = _describe_mask(list(masks)[i])
-            record["style_mask"] = _describe_mask(list(style_masks)[i]) if style_masks else None
+            record["mask"] = _describe_mask(list(masks)[i], sources.digests.get(f"mask {i + 1}"))
+            record["style_mask"] = (
+                _describe_mask(list(style_masks)[i], sources.digests.get(f"style mask {i + 1}"))
+                if style_masks
+                else None
+            )
         records.append(record)
     return {"styles": records}
+
+
+def _read_masks(
+    masks: Sequence[ImageSource | None] | None, name: str, digests: dict[str, str | None]
+) -> list | None:
+    """Each mask file read once (arrays; "all"/None kept), its digest noted in ``digests``."""
+    if masks is None or isinstance(masks, (str, os.PathLike, np.ndarray)):
+        masks = None if masks is None else [masks]
+    if masks is None:
+        return None
+    loaded = []
+    for i, mask in enumerate(masks):
+        if mask is None or (isinstance(mask, str) and mask == "all"):
+            loaded.append(mask)
+            continue
+        array, digests[f"{name} {i + 1}"] = images.load_with_digest(mask, name=f"{name} {i + 1}")
+        loaded.append(array)
+    return loaded
 
 
 def load(
@@ -179,26 +214,32 @@ def load(
     """Read the content and style images as given and refuse any too small to use."""
     started = time.perf_counter()
     styles = as_styles(style)
-    content_full = images.load_image(content, name="content image")
-    style_fulls = [images.load_image(s, name="style image") for s in styles]
+    digests: dict[str, str | None] = {}
+    content_full, digests["content"] = images.load_with_digest(content, name="content image")
+    style_fulls = []
+    for i, source in enumerate(styles):
+        full, digests[f"style {i + 1}"] = images.load_with_digest(source, name="style image")
+        style_fulls.append(full)
     for name, full in (("content image", content_full), *(("style image", s) for s in style_fulls)):
         check_big_enough(full, settings, name, original=True)
     blend = blend_weights(settings, len(styles))
+    loaded_masks = _read_masks(masks, "mask", digests)
+    loaded_style_masks = _read_masks(style_masks, "style mask", digests)
     seconds = time.perf_counter() - started
-    return Sources(content, styles, content_full, style_fulls, blend, masks, style_masks, seconds)
+    return Sources(
+        content, styles, content_full, style_fulls, blend, masks, style_masks, seconds,
+        digests, loaded_masks, loaded_style_masks,
+    )  # fmt: skip
 
 
 def describe_inputs(sources: Sources) -> dict:
     """The manifest's ``inputs``: the content, the first style and, if several or masked,
     every style with its blend weight and masks."""
     return {
-        "content": describe(sources.content_source, sources.content),
-        "style": describe(sources.style_sources[0], sources.styles[0]),
-        **_describe_styles(
-            sources.style_sources, sources.styles, sources.blend, sources.masks,
-            sources.style_masks,
-        ),
-    }  # fmt: skip
+        "content": describe(sources.content_source, sources.content, sources.digests["content"]),
+        "style": describe(sources.style_sources[0], sources.styles[0], sources.digests["style 1"]),
+        **_describe_styles(sources),
+    }
 
 
 def prepare(
@@ -222,7 +263,10 @@ def prepare(
     for style in styles:
         check_big_enough(style, settings, "style image")
     content_masks, style_masks = load_masks(
-        sources.masks, sources.style_masks, (height, width), [s.shape[:2] for s in styles]
+        sources.loaded_masks,
+        sources.loaded_style_masks,
+        (height, width),
+        [s.shape[:2] for s in styles],
     )
     # Colour preservation (colour.py) changes what is optimised, not the inputs' record.
     objective_content, objective_styles = colour.prepare(

@@ -363,7 +363,7 @@ def _finish(job: Job, result, outcomes: dict, index: int, progress: _Progress) -
     except StyleTransferError as error:
         _fail(job, str(error), outcomes, index, progress)
         return
-    manifest = json.loads(manifest_path(path).read_text())
+    manifest = result.manifest  # as written (save keeps the image if the manifest fails)
     if result.status == "completed":
         outcomes[index] = Outcome(job, SAVED, manifest)
         seconds = manifest.get("wall_time_s", 0.0)

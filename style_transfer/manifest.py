@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .atomic import replace_atomically
+from .outputs import manifest_path  # noqa: F401 (its home before outputs.py)
 from .settings import PRESETS, ResolvedSettings
 
 if TYPE_CHECKING:
@@ -31,19 +33,40 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def manifest_path(output: str | os.PathLike) -> Path:
-    """``out.png`` -> ``out.png.json``: one manifest per output, never shared."""
-    output = Path(output)
-    return output.with_name(output.name + ".json")
-
-
 def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
+    """Write strict JSON (``strict_json``) to a temporary file beside ``path``, then rename it."""
     path = Path(path)
     with replace_atomically(path, text=True) as handle:
-        json.dump(data, handle, indent=2, allow_nan=False, default=_jsonable)
+        json.dump(strict_json(data), handle, indent=2, allow_nan=False, default=_jsonable)
         handle.write("\n")
     return path
+
+
+NON_FINITE = "non_finite"  # the key listing values that were inf or NaN, written as null
+
+
+def strict_json(data: object) -> object:
+    """``data`` as strict JSON can hold it: inf and NaN become ``null`` (JSON has neither),
+    and a dict at the top lists where under ``non_finite``, so nothing is silently lost;
+    numpy scalars and arrays become Python numbers and lists."""
+    replaced: list[str] = []
+
+    def clean(value: object, where: str) -> object:
+        if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+            value = value.tolist()  # numpy scalar or array
+        if isinstance(value, float) and not math.isfinite(value):
+            replaced.append(where or "value")
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(data, "")
+    if replaced and isinstance(cleaned, dict):
+        cleaned[NON_FINITE] = replaced
+    return cleaned
 
 
 def _jsonable(value: object) -> object:
@@ -148,6 +171,7 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
             "path": str(output) if output else None,
             "size": [width, height],
             "loss_plot": str(loss_plot_path(output)) if output else None,
+            **({"snapshots": list(record.snapshots)} if settings.save_every else {}),
         },
         "optimizer": optimizer,
         "final_loss": record.final_loss,

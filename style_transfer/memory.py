@@ -16,18 +16,22 @@ before the optimisation, so they do not add to its peak.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import InputError
 from .network import deepest as deepest_of
 from .network import layers_up_to
+from .settings import Settings
 
 GIB = 2**30
 BASE_BYTES = int(0.85 * GIB)  # Python + TensorFlow + the weights + the traced function
 ACTIVATION_FACTOR = 1.75  # feature maps kept for the gradient and its buffers, per F (fitted)
 STYLE_FACTOR = 1.75
 OPTIMISER_VECTORS = 16  # L-BFGS-B's 5n, the Evaluator's 8 cached vectors, best x, x0, bounds
+DEFAULT_HISTORY = Settings.lbfgs_history  # the advice never goes below the defaults
+DEFAULT_STYLE_SCALE = Settings.style_scale
 SAFETY = 0.9  # refuse when the estimate exceeds this share of what is available
 
 
@@ -74,9 +78,16 @@ def available_bytes() -> int:
 
 
 def largest_fitting_size(
-    shape: tuple[int, int], budget: float, deepest: str, lbfgs_history: int = 20
+    shape: tuple[int, int],
+    budget: float,
+    deepest: str,
+    lbfgs_history: int = 20,
+    *,
+    styles: int = 1,
+    style_scale: float = 1.0,
 ) -> int:
-    """The largest longer side (same aspect) whose estimate fits in ``budget`` bytes (>= 16)."""
+    """The largest longer side (same aspect) whose estimate fits in ``budget`` bytes (>= 16),
+    with ``styles`` style images at that size times ``style_scale``."""
     height, width = shape
     longest = max(height, width)
     low, high = 16, longest
@@ -84,15 +95,21 @@ def largest_fitting_size(
         middle = (low + high + 1) // 2
         scale = middle / longest
         scaled = (max(1, round(height * scale)), max(1, round(width * scale)))
-        styles = [scaled]
-        if (
-            estimate_bytes(scaled, deepest, lbfgs_history=lbfgs_history, style_shapes=styles)
-            <= budget
-        ):
+        need = estimate_bytes(
+            scaled,
+            deepest,
+            lbfgs_history=lbfgs_history,
+            style_shapes=[_scaled(scaled, style_scale)] * styles,
+        )
+        if need <= budget:
             low = middle
         else:
             high = middle - 1
     return low
+
+
+def _scaled(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
 
 
 def shape_at_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
@@ -110,23 +127,66 @@ def check_memory(
     """Refuse (InputError) a run whose estimate exceeds the memory available; else the estimate.
 
     ``content_shape``: the content image as loaded (it is resized to ``settings.size``);
-    the ``styles`` style images are taken at that size times ``settings.style_scale``.
+    the ``styles`` style images are taken at that size times ``settings.style_scale``. The
+    refusal names the setting that makes the run too large: ``--lbfgs-history`` or
+    ``--style-scale`` when the run would fit at their defaults, else ``--size``.
     """
     shape = shape_at_size(content_shape, settings.size)
-    scale = getattr(settings, "style_scale", 1.0)
-    style_shape = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
+    scale = float(getattr(settings, "style_scale", 1.0))
     deepest = deepest_of(settings.layers)
     history = settings.lbfgs_history if settings.optimizer == "lbfgs" else 0
-    need = estimate_bytes(
-        shape, deepest, lbfgs_history=history, style_shapes=[style_shape] * styles
-    )
+
+    def need(history: int, scale: float) -> int:
+        return estimate_bytes(
+            shape, deepest, lbfgs_history=history, style_shapes=[_scaled(shape, scale)] * styles
+        )
+
+    needed = need(history, scale)
     available = available_bytes() if available is None else available
-    if need > SAFETY * available:
-        fits = largest_fitting_size(shape, SAFETY * available, deepest, history)
+    budget = SAFETY * available
+    if needed <= budget:
+        return needed
+    usual_history = min(history, DEFAULT_HISTORY)
+    usual_scale = min(scale, DEFAULT_STYLE_SCALE)
+    if history > usual_history and need(usual_history, scale) <= budget:
+        fits = max(h for h in range(usual_history, history) if need(h, scale) <= budget)
+        fix = f"use --lbfgs-history {fits} or less (each step of history costs memory)"
+    elif scale > usual_scale and need(history, usual_scale) <= budget:
+        low, high = usual_scale, scale  # bisect the largest style scale that fits
+        for _ in range(30):
+            middle = (low + high) / 2
+            low, high = (middle, high) if need(history, middle) <= budget else (low, middle)
+        shown = math.floor(low * 100) / 100  # never rounded up past what fits
+        fix = f"use --style-scale {shown:.2f} or less (larger style images cost memory)"
+    elif need(usual_history, usual_scale) <= budget:
+        fix = f"use --lbfgs-history {usual_history} and --style-scale {usual_scale:g}"
+    else:
+        fits = largest_fitting_size(
+            shape, budget, deepest, history, styles=styles, style_scale=scale
+        )
+        fix = f"use --size {fits} or less"
+    height, width = shape
+    raise InputError(
+        f"a {width}x{height} px run needs about {needed / GIB:.1f} GiB of memory but only "
+        f"{available / GIB:.1f} GiB is available; {fix}, or free memory or use a machine "
+        "with more"
+    )
+
+
+def check_scoring(
+    shape: tuple[int, int], style_shapes: Sequence[tuple[int, int]], deepest: str, name: str,
+    available: int | None = None,
+) -> int:  # fmt: skip
+    """Refuse (InputError) scoring an image of ``shape`` (one forward and backward-free pass
+    per image, no optimiser) that would not fit in memory; else the estimate."""
+    needed = estimate_bytes(shape, deepest, lbfgs_history=0, style_shapes=style_shapes)
+    needed -= OPTIMISER_VECTORS * 8 * 3 * shape[0] * shape[1]  # no optimiser when scoring
+    available = available_bytes() if available is None else available
+    if needed > SAFETY * available:
         height, width = shape
         raise InputError(
-            f"a {width}x{height} px run needs about {need / GIB:.1f} GiB of memory but only "
-            f"{available / GIB:.1f} GiB is available; use --size {fits} or less, "
-            "or free memory or use a machine with more"
+            f"scoring the {width}x{height} px {name} needs about {needed / GIB:.1f} GiB of "
+            f"memory but only {available / GIB:.1f} GiB is available; pass a smaller image "
+            "(resize it), or free memory or use a machine with more"
         )
-    return need
+    return needed

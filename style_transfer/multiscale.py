@@ -15,6 +15,7 @@ lists per scale.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from . import inputs, solve
 from .memory import check_memory
-from .optimize import Status
+from .optimize import Status, interrupted_by
 from .settings import ResolvedSettings
 from .solve import CoarseToFine, RunRecord
 
@@ -65,17 +66,32 @@ def coarse_to_fine(
             resolved.at_size(size), iterations=iterations, scales=1
         )
         if progress:
-            print(f"scale {index + 1}/{len(plan)}: {size} px, {iterations} iterations")
-        prepared = inputs.prepare(loaded, settings)
-        loaded = dataclasses.replace(sources, seconds=0.0)  # loading counts once, at scale 1
-        record = solve.run(
-            prepared, settings, start=start, output=output if last else None, progress=progress
-        )
+            _announce(f"scale {index + 1}/{len(plan)}: {size} px, {iterations} iterations")
+        try:
+            prepared = inputs.prepare(loaded, settings)
+            loaded = dataclasses.replace(sources, seconds=0.0)  # loading counts once, at scale 1
+            record = solve.run(
+                prepared, settings, start=start, output=output if last else None, progress=progress
+            )
+        except KeyboardInterrupt as stop:  # between scales: keep the previous scale's image
+            if not records:
+                raise
+            reason = f"{interrupted_by(stop)} before scale {index + 1}/{len(plan)} started"
+            records[-1] = dataclasses.replace(
+                records[-1], status=Status.INTERRUPTED, stop_reason=reason
+            )
+            break
         records.append(record)
         if record.status != Status.COMPLETED:
             break  # interrupted or diverged: keep this scale's best image
         start = record.optimised
     return compose(records, plan, time.perf_counter() - started + sources.seconds)
+
+
+def _announce(line: str) -> None:
+    """Print a scale's heading; a closed or broken stdout must not stop the run."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, flush=True)
 
 
 def compose(
@@ -90,4 +106,5 @@ def compose(
         wall_time_s=seconds,
         start=records[0].start,
         coarse_to_fine=CoarseToFine(METHOD, tuple(plan), tuple(records)),
+        problems=tuple(dict.fromkeys(p for r in records for p in r.problems)),
     )

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
-from .errors import InputError
+from .errors import InputError, Terminated
 from .evaluator import Evaluator, NonFiniteLossError
 from .settings import OPTIMIZERS
 
@@ -78,12 +78,17 @@ def minimize(
             reason = _lbfgs(evaluator, x0, iterations, bounds, lbfgs_history, record)
         else:
             reason = _adam(evaluator, x0, iterations, bounds, learning_rate, record)
-    except KeyboardInterrupt:
-        status, reason = Status.INTERRUPTED, f"interrupted by the user after {done} iterations"
+    except KeyboardInterrupt as stop:
+        status, reason = Status.INTERRUPTED, f"{interrupted_by(stop)} after {done} iterations"
     except NonFiniteLossError as error:
         status, reason = Status.DIVERGED, f"stopped: {error}; kept the best finite image"
     best = evaluator.best_x if evaluator.best_x is not None else x0
     return Outcome(best, status, reason, done, evaluator.evaluations, history)
+
+
+def interrupted_by(stop: KeyboardInterrupt) -> str:
+    """ "interrupted by the user" (Ctrl-C) or "terminated by SIGTERM" (errors.Terminated)."""
+    return "terminated by SIGTERM" if isinstance(stop, Terminated) else "interrupted by the user"
 
 
 def _lbfgs(evaluator, x0, iterations, bounds, history_size, record) -> str:

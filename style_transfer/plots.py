@@ -18,14 +18,9 @@ from matplotlib.figure import Figure
 from .atomic import replace_atomically
 from .errors import InputError
 from .images import ImageSource, load_image
+from .outputs import loss_plot_path  # noqa: F401 (its home before outputs.py)
 
 FIGURE_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
-
-
-def loss_plot_path(output: str | os.PathLike) -> Path:
-    """``out.png`` -> ``out.loss.png``: where the loss curves of an output go."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}.loss.png")
 
 
 def _weights_of(history: object) -> tuple[Mapping[str, list[float]], dict[str, float]]:
@@ -91,7 +86,7 @@ def plot_losses(
     axes.set_yscale("log")
     axes.set_xlabel("iteration (0 = start)")
     axes.set_ylabel("loss (weighted contribution to the total)")
-    axes.set_title(title or "loss per iteration")
+    axes.set_title(title or "loss per iteration", parse_math=False)  # a "$" in a file name
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(title="weighted terms; total = their sum", fontsize="small")
     if path is not None:

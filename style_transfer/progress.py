@@ -138,6 +138,11 @@ class Progress:
         except (LookupError, UnicodeEncodeError):
             self._names = _ASCII
 
+    @property
+    def silenced(self) -> bool:
+        """Whether the output failed (a closed stdout, a broken pipe) and progress stopped."""
+        return self._silent
+
     def text(self, iteration: int, terms: Mapping[str, float]) -> str:
         """One line: iteration, total = its weighted parts, time per iteration, ETA."""
         parts = weighted_terms(terms, *self.weights)

@@ -20,11 +20,13 @@ import keras
 import numpy as np
 
 from . import colour, images, network, precision
-from .errors import InputError
+from .errors import InputError, StyleTransferError
 from .evaluator import Evaluator, NonFiniteLossError
 from .inputs import Prepared, describe
 from .objective import Objective
 from .optimize import Status, minimize
+from .outputs import snapshot_path
+from .paths import quoted
 from .progress import Progress
 from .settings import INITS, ResolvedSettings
 from .weights import WEIGHTS_MD5, load_vgg19_weights, resolve_weights, weights_info
@@ -61,6 +63,8 @@ class RunRecord:
     inputs: dict  # the inputs as given (inputs.Sources.description)
     coarse_to_fine: CoarseToFine | None = None
     precision: dict | None = None  # precision.Precision.as_dict(): requested, used, reason
+    snapshots: tuple[str, ...] = ()  # the snapshot files written, in order
+    problems: tuple[str, ...] = ()  # secondary outputs that failed (progress, snapshots)
 
 
 # ---------------------------------------------------------------------------- the network
@@ -173,8 +177,9 @@ def initial_image(
             f"init {path!r} is neither {', '.join(INITS)} nor an existing image file; "
             "pass one of those or a path"
         )
-    image = images.resize_to(images.load_image(path, name="init image"), height, width)
-    return image, {"init": "image", **describe(path, image)}
+    loaded, digest = images.load_with_digest(path, name="init image")  # hashed as read
+    image = images.resize_to(loaded, height, width)
+    return image, {"init": "image", **describe(path, loaded, digest)}
 
 
 def _check_start(evaluator: Evaluator, x0: np.ndarray) -> None:
@@ -188,21 +193,42 @@ def _check_start(evaluator: Evaluator, x0: np.ndarray) -> None:
         ) from None
 
 
+@dataclass
+class _Saved:
+    """What the per-iteration hook wrote, and the first snapshot that failed (then it stops)."""
+
+    snapshots: list[str]
+    failure: str | None = None
+
+
 def _on_iteration(
     settings: ResolvedSettings,
     inputs: Prepared,
     objective: Objective,
     output: Path | None,
     shown: Progress | None,
+    saved: _Saved,
 ) -> Callable[[int, np.ndarray, np.ndarray], None]:
-    """The per-iteration hook: the progress display and, with an output, the snapshots."""
+    """The per-iteration hook: the progress display and, with an output, the snapshots.
+
+    A snapshot that cannot be written (a full disk, a folder removed mid-run) never stops
+    the run: it is noted in ``saved.failure`` and no further snapshots are tried.
+    """
 
     def on_iteration(iteration: int, x: np.ndarray, terms: np.ndarray) -> None:
         if shown is not None:
             shown.update(iteration, objective.named(terms), x)
-        if output is not None and settings.save_every and iteration % settings.save_every == 0:
-            snapshot = output.with_name(f"{output.stem}.iter{iteration:05d}{output.suffix}")
-            images.save_image(_finished(x, settings, inputs), snapshot)
+        due = settings.save_every and iteration % settings.save_every == 0
+        if output is not None and due and saved.failure is None:
+            snapshot = snapshot_path(output, iteration)
+            try:
+                images.save_image(_finished(x, settings, inputs), snapshot)
+            except (StyleTransferError, OSError, ValueError) as error:
+                saved.failure = f"could not write the snapshot {quoted(snapshot)} ({error}); "
+                saved.failure += "no further snapshots were saved"
+                warnings.warn(saved.failure, stacklevel=2)
+            else:
+                saved.snapshots.append(str(snapshot))
 
     return on_iteration
 
@@ -238,7 +264,7 @@ def run(
     x0 = network.preprocess(start_rgb)
     _check_start(evaluator, x0)
 
-    shown = None
+    shown, saved = None, _Saved([])
     if progress:
         shown = Progress(
             settings.iterations,
@@ -254,11 +280,15 @@ def run(
         bounds=network.pixel_bounds((height, width, 3)),
         lbfgs_history=settings.lbfgs_history,
         learning_rate=settings.learning_rate,
-        on_iteration=_on_iteration(settings, inputs, objective, output, shown),
+        on_iteration=_on_iteration(settings, inputs, objective, output, shown, saved),
     )
     optimize_seconds = time.perf_counter() - optimize_started
+    problems = [saved.failure] if saved.failure else []
     if shown is not None:
         shown.finish("" if outcome.status == Status.COMPLETED else outcome.stop_reason)
+        if shown.silenced:
+            problems.append("the progress output failed (a closed or broken stdout); it stopped")
+            warnings.warn(problems[-1], stacklevel=2)
 
     optimised = network.deprocess(outcome.x.reshape(height, width, 3))
     finished = colour.finish(optimised, inputs.content, settings.preserve_colour)
@@ -284,4 +314,6 @@ def run(
         deepest_layer=extractor.layers[-1].name,
         inputs=inputs.description,
         precision=precision.resolve(settings.precision).as_dict(),
+        snapshots=tuple(saved.snapshots),
+        problems=tuple(problems),
     )
