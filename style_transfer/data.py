@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, ResourceError
+from .paths import expand_user
 from .weights import keras_cache_dir
 
 ENV_VAR = "STYLE_TRANSFER_IMAGES"
@@ -184,7 +185,7 @@ def images_folder(images_dir: str | os.PathLike | None = None) -> Path | None:
     chosen = images_dir if images_dir is not None and str(images_dir) else os.environ.get(ENV_VAR)
     if not chosen:
         return None
-    folder = Path(chosen).expanduser()
+    folder = expand_user(chosen)
     source = "--images" if images_dir is not None and str(images_dir) else f"${ENV_VAR}"
     if not folder.is_dir():
         raise InputError(f"image folder {str(folder)!r} (from {source}) is not a folder; fix it")
@@ -259,7 +260,7 @@ def input_path(argument: str, images_dir: str | os.PathLike | None = None) -> st
     for that image, found or fetched as ``image_path`` does, only when no file of that name
     exists: a name never shadows a real path.
     """
-    if Path(argument).expanduser().exists() or Path(argument).name != argument:
+    if expand_user(argument).exists() or Path(argument).name != argument:
         return argument
     key = argument.strip().lower().replace("-", "_")
     if Path(argument).suffix or key not in IMAGES:

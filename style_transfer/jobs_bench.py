@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from .jobs import Placement, run_jobs
-from .manifest import write_json_atomic
+from .manifest import strict_json, write_json_atomic
 from .settings import Settings
 from .sweep import Axis, sweep_jobs
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "measure":
         result = measure(Path(args.out), args.size, args.iterations, args.workers)
-        print(json.dumps(result["runs"], indent=2))
+        print(json.dumps(strict_json(result["runs"]), indent=2, allow_nan=False))
         if args.json:
             write_json_atomic(args.json, result)
         return 0

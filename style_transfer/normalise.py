@@ -27,6 +27,7 @@ from . import data, images, network
 from .atomic import replace_atomically
 from .errors import InputError, ResourceError
 from .network import CONV_LAYERS, WeightsDict
+from .paths import expand_user
 
 CALIBRATION_SIZE = 512  # calibration images are shrunk to at most this longer side (px)
 CACHE_SUBDIR = "style_transfer_normalised"
@@ -44,7 +45,7 @@ def calibration_images(
     (the Picasso, usually) are left out.
     """
     if folder is not None and str(folder):
-        root = Path(folder).expanduser()
+        root = expand_user(folder)
         if not root.is_dir():
             raise InputError(f"calibration folder {str(root)!r} is not a folder; pass a folder")
         paths = sorted(p for p in root.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
@@ -132,8 +133,9 @@ def normalised_weights(
     cache = keras_cache_dir(CACHE_SUBDIR) / f"vgg19_means_{md5[:12]}_{digest[:12]}_{pooling}.npz"
     means = _read_cache(cache)
     if means is None:
-        rgb = [_at_most(images.load_image(p, name="calibration image"), size) for p in paths]
+        rgb = [_calibration_image(p, size) for p in paths]
         means = mean_activations(original, rgb, pooling)
+        check_means(means)
         _write_cache(cache, means)
     info = {
         "network": "normalised",
@@ -144,6 +146,38 @@ def normalised_weights(
         "dead_filters": {k: int(np.sum(v <= DEAD)) for k, v in means.items() if np.any(v <= DEAD)},
     }
     return normalise_weights(original, means), info
+
+
+def _calibration_image(path: Path, size: int) -> np.ndarray:
+    """A calibration image at most ``size`` px, refused if conv5's maps would be empty."""
+    rgb = _at_most(images.load_image(path, name="calibration image"), size)
+    needed = 2 ** network.poolings_before(CONV_LAYERS[-1])
+    height, width = rgb.shape[:2]
+    if min(height, width) < needed:
+        raise InputError(
+            f"calibration image {str(path)!r} is {width}x{height} px (at most {size} px), too "
+            f"small to measure {network.paper_layer_name(CONV_LAYERS[-1])} (needs at least "
+            f"{needed} px on each side); remove it from the calibration folder or use larger ones"
+        )
+    return rgb
+
+
+def check_means(means: Mapping[str, np.ndarray]) -> None:
+    """Refuse means that cannot normalise: a non-finite one, or a layer no filter fires in
+    (dividing by nothing would leave it silently unnormalised)."""
+    for layer in CONV_LAYERS:
+        values = np.asarray(means[layer], np.float64)
+        name = network.paper_layer_name(layer)
+        if not np.all(np.isfinite(values)):
+            raise InputError(
+                f"the calibration images give non-finite mean activations for {name}; "
+                "use a calibration folder of ordinary photos of at least 16 px each side"
+            )
+        if not np.any(values > DEAD):
+            raise InputError(
+                f"no filter of {name} fires on the calibration images (all means are 0), so it "
+                "cannot be normalised; use larger or more varied calibration images"
+            )
 
 
 def _at_most(rgb: np.ndarray, size: int) -> np.ndarray:

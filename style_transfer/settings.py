@@ -389,9 +389,14 @@ class Settings:
                 )
             for weight in blend:
                 _check_weight("style blend weight", weight)
-            total = float(sum(blend))
+            total = sum(float(weight) for weight in blend)
             if total == 0:
                 raise InputError("style blend weights are all 0; give at least one weight > 0")
+            if not math.isfinite(total):  # 1e308 1e308: each finite, the sum inf, each / it 0
+                raise InputError(
+                    f"style blend weights {list(blend)} sum to more than a float can hold; "
+                    "give their ratio in smaller numbers, e.g. 1 1"
+                )
             blend = tuple(float(weight) / total for weight in blend)
         return {
             "preserve_colour": self.preserve_colour,

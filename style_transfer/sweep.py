@@ -45,6 +45,7 @@ from .jobs import (
     run_jobs,
 )
 from .manifest import write_json_atomic
+from .outputs import make_folder
 from .settings import Settings
 
 LIST_SEPARATOR, ITEM_SEPARATOR, VALUE_SEPARATOR = ":", ",", ","
@@ -222,7 +223,7 @@ def _flat(row: dict) -> dict:
             prefix = "" if key == "settings" else "final_loss."
             for name, inner in value.items():
                 flat[prefix + name] = (
-                    json.dumps(inner) if isinstance(inner, (dict, list)) else inner
+                    json.dumps(inner, allow_nan=False) if isinstance(inner, (dict, list)) else inner
                 )
         else:
             flat[key] = value
@@ -351,7 +352,7 @@ def _batch(args: argparse.Namespace) -> int:
 def _output_folder(path: str) -> Path:
     out = Path(path)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folder(out)
     except OSError as error:
         raise InputError(
             f"cannot create output folder {path!r}: {error.strerror or error}; choose another --out"

@@ -28,6 +28,7 @@ import numpy as np
 from . import network
 from .atomic import replace_atomically, write_error
 from .errors import InputError, ResourceError
+from .paths import expand_user
 
 WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 WEIGHTS_URL = (
@@ -132,7 +133,7 @@ def locate_weights(
 
 def _user_file(path: str | os.PathLike, setting: str) -> Path:
     """Validate a path the user gave (explicitly or via the environment)."""
-    file = Path(path).expanduser()
+    file = expand_user(path)
     where = f"the weights file {str(file)!r} (from {setting})"
     if not file.exists():
         raise InputError(f"{where} does not exist; {_HOW_TO_FIX}")

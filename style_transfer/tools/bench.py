@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..manifest import strict_json
+from ..outputs import make_folder
 from ..settings import PRECISIONS
 from . import machine
 from .experiments import EXPERIMENTS, run_experiment
@@ -193,7 +195,7 @@ def run(
     if output is not None:
         from ..manifest import write_json_atomic
 
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        make_folder(Path(output).parent)
         write_json_atomic(output, report)
         echo(f"wrote {output}")
     return report
@@ -276,16 +278,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main_from_args(args: argparse.Namespace) -> int:
+    if args.json:  # a folder that cannot be made fails now, not after the measurements
+        make_folder(Path(args.json).parent)
     precisions = ("float32", "auto") if args.precision == "both" else (args.precision,)
     if args.experiment != "speed":
         records = run_experiment(args, precisions)
         report = {"command": sys.argv, "experiment": args.experiment, "machine": machine.describe()}
         report["results"] = records
-        print(json.dumps(records, indent=2))
+        print(json.dumps(strict_json(records), indent=2, allow_nan=False))
         if args.json:
             from ..manifest import write_json_atomic
 
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            make_folder(Path(args.json).parent)
             write_json_atomic(args.json, report)
         return 0
     run(
@@ -304,7 +308,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.child:  # one peak-memory measurement, printed as one JSON line
         precision = "float32" if args.precision == "both" else args.precision
         record = child_rss(args.child, args.sizes[0], args.iterations, precision, args.weights)
-        print(json.dumps(record))
+        print(json.dumps(strict_json(record), allow_nan=False))
         return 0
     return main_from_args(args)
 

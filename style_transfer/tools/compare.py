@@ -20,6 +20,7 @@ from .. import data, images
 from ..atomic import replace_atomically
 from ..errors import InputError, ResourceError
 from ..manifest import manifest_path, write_json_atomic
+from ..outputs import make_folder
 from ..settings import RATIO_REFERENCE, Settings
 from .figures import (
     CALIBRATED,
@@ -159,7 +160,7 @@ def compare(
         same = authors and row["panel"] == AUTHORS_PANEL
         row["stylisation"] = row["content_loss"] / authors[0]["content_loss"] if same else None
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     write_json_atomic(root / "comparison.json", {"rows": rows})
     table = comparison_table(rows)
     _write_text(root / "comparison.md", table)

@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import data, jobs
 from ..errors import InputError, ResourceError
 from ..jobs import REUSED, SAVED, Job, Placement, run_jobs
+from ..outputs import make_folder
 from ..settings import Settings
 from .figures import (
     CALIBRATED,
@@ -100,12 +101,12 @@ def reproduce(
     base.resolve()  # a bad size, iteration count or network fails before any work
     check_writable(out, into_tracked)
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     content = data.image_path("tubingen", images_dir)
     panels: list[tuple[FigureSpec, str, Job | None]] = []
     for spec in specs:
         folder = root / folder_name(spec.name, ratio_scale)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         for panel in spec.panels:
             name = f"{spec.name} {panel.key} {panel.style}"
             try:
