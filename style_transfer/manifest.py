@@ -105,7 +105,8 @@ def with_later_defaults(recorded: dict) -> dict:
     """
     from .settings import Settings
 
-    defaults = json.loads(json.dumps(Settings().resolve().as_dict())) | BEFORE_IT_EXISTED
+    defaults = json.loads(json.dumps(Settings().resolve().as_dict(), allow_nan=False))
+    defaults |= BEFORE_IT_EXISTED
     return {**{k: v for k, v in defaults.items() if k not in recorded}, **recorded}
 
 
@@ -121,7 +122,7 @@ def made_with(record: dict, settings: ResolvedSettings) -> bool:
     """
     from . import precision
 
-    expected = json.loads(json.dumps(settings.as_dict()))
+    expected = json.loads(json.dumps(settings.as_dict(), allow_nan=False))
     recorded = with_later_defaults(record["settings"])
     for derived in ("precision", "ratio_reference"):
         del expected[derived], recorded[derived]
