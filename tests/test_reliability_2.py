@@ -235,16 +235,17 @@ def test_broken_pipe_keeps_the_image(work):
     try:
         done = subprocess.run(
             [sys.executable, "-m", "style_transfer", "transfer", work / "content.png",
-             work / "style.png", "-o", output, "--size", "32", "--iterations", "2",
+             work / "style.png", "-o", output, "--size", "64", "--iterations", "2",
              "--scales", "2"],
-            stdout=write, stderr=subprocess.PIPE, text=True, timeout=timeout_for(iterations=3),
+            stdout=write, stderr=subprocess.PIPE, text=True,
+            timeout=timeout_for(iterations=3, size=64),
         )  # fmt: skip
     finally:
         os.close(write)
     assert done.returncode == errors.EXIT_PARTIAL, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     assert all(line.startswith("warning: ") for line in done.stderr.splitlines()), done.stderr
-    assert Image.open(output).size == (32, 24)
+    assert Image.open(output).size == (64, 48)
     assert json.loads((work / "o.png.json").read_text())["optimizer"]["status"] == "completed"
 
 
