@@ -180,9 +180,12 @@ def test_two_region_transfer_records_its_masks(tmp_path, tubingen, starry_night,
     assert [s["blend_weight"] for s in styles] == [0.5, 0.5]
     assert styles[0]["style_mask"] is None
     # score prepares the masks as transfer does: the saved output scores its final loss
-    # (to the 8-bit rounding), and ignoring the masks scores something else.
+    # (to the 8-bit rounding), and ignoring the masks scores another style loss (the
+    # total is dominated by the content term at 64 px under the 512-px balance).
     given = {"masks": [tmp_path / "sky.png", tmp_path / "ground.png"]}
     styles = [starry_night, images_dir / "composition_vii.jpg"]
-    final = result.manifest["final_loss"]["total"]
-    assert score(output, tubingen, styles, **given)["total_loss"] == pytest.approx(final, rel=0.02)
-    assert score(output, tubingen, styles)["total_loss"] > 1.2 * final
+    final = result.manifest["final_loss"]
+    assert score(output, tubingen, styles, **given)["total_loss"] == pytest.approx(
+        final["total"], rel=0.02
+    )
+    assert score(output, tubingen, styles)["style_loss"] > 1.2 * final["style"]
