@@ -33,6 +33,7 @@ from .. import data
 from ..atomic import replace_atomically
 from ..errors import InputError
 from ..manifest import write_json_atomic
+from ..outputs import make_folder
 from ..settings import Settings
 from .compare import AUTHORS_PANEL, authors_output
 from .figures import CALIBRATION, figure_spec, panel_settings, ratio_scale_value
@@ -215,7 +216,7 @@ class PanelC:
         settings = panel_settings(self.panel, self.base, k)
         if reusable(path, settings, self.content, self.style):
             return self._step(path, k, True)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         where = f"calibrate {self.panel.key} k={k:g}"
         render_panel(where, path, settings, self.content, self.style, self.report)
         return self._step(path, k, False)
@@ -258,7 +259,7 @@ def calibrate(
     """
     resolved = base.resolve()
     folder = calibration_folder(out, resolved.network, resolved.size, resolved.iterations)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     scored = None
     if goal is None:
         scored = target(base, images_dir)
@@ -356,7 +357,7 @@ def check_sizes(
         code_path = Path(out) / "calibrate" / f"gatys-code-{size}px-{resolved.iterations}it"
         code_path = code_path / f"tubingen_{panel.style}.png"
         if not reusable(code_path, code, content, style):
-            code_path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(code_path.parent)
             render_panel(f"check {size} px gatys-code", code_path, code, content, style, report)
         reference = score(code_path, content, style, objective_settings(base))
         ratio = ours.content_loss / reference["content_loss"]
@@ -371,7 +372,7 @@ def check_sizes(
             "within": CHECK_RANGE[0] <= ratio <= CHECK_RANGE[1],
         })  # fmt: skip
     root = Path(out) / "calibrate"
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     write_json_atomic(root / f"check-sizes-{resolved.network}.json", {"rows": rows})
     table = sizes_table(rows)
     _write_text(root / f"check-sizes-{resolved.network}.md", table)

@@ -18,6 +18,7 @@ import numpy as np
 from .. import data, images
 from ..atomic import replace_atomically
 from ..manifest import write_json_atomic
+from ..outputs import make_folder
 from ..settings import RATIO_REFERENCE, Settings
 from .compare import authors_output, panel_shape
 from .reproduce import render_panel, reusable
@@ -48,7 +49,7 @@ def parity(
     from ..api import score
 
     folder = Path(out) / "parity"
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     content = data.image_path("tubingen", images_dir)
     style = data.image_path(STYLE, images_dir)
     size = notebook_size(images_dir) if size is None else size

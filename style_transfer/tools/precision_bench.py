@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import make_folder
+
 TOLERANCE = 0.01  # "within 1% of the 500-iteration float32 objective"
 PANELS = (("B", 512), ("C", 512), ("D", 512), ("F", 512), ("C", 256), ("F", 256))
 
@@ -134,7 +136,7 @@ def precision_panels(
     from .figures import figure_spec, panel_settings
 
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     spec = {panel.key: panel for panel in figure_spec("fig2").panels}
     content = image_path("tubingen")
     rows = []
