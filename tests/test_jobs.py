@@ -180,7 +180,7 @@ def test_placement_is_checked():
 
 
 def test_plan_schedules_longest_panels_first():
-    from style_transfer.jobs_bench import makespan
+    from style_transfer.tools.jobs_bench import makespan
 
     assert makespan([3.0, 4.0, 5.0], 2) == 7.0  # 5 | 4 + 3
     assert makespan([3.0, 4.0, 5.0], 2, overhead=1.0) == 9.0  # 5+1 | 4+1 + 3+1

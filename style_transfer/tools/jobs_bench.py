@@ -1,14 +1,14 @@
 """What running jobs on Ray costs and gains (issue 16 item 6), and what ``reproduce all``
 would take on k workers.
 
-``python -m style_transfer.jobs_bench measure`` runs one 4-job sweep (256 px, four seeds)
+``python -m style_transfer.tools.jobs_bench measure`` runs one 4-job sweep (256 px, four seeds)
 twice in one process: here, 1 process × all cores as TensorFlow threads, then on a local
 Ray, N workers × 1 thread; it prints and writes (``--json``) jobs per minute of each, Ray's
 start-up, and the Ray overhead per task: the worker-seconds not spent inside ``transfer``
 (start-up, TensorFlow import, network build, transfers), divided by the number of tasks.
 Run it on a quiet machine; on a shared one the figures mean little.
 
-``python -m style_transfer.jobs_bench plan --workers 1 2 4 8`` takes the per-panel wall
+``python -m style_transfer.tools.jobs_bench plan --workers 1 2 4 8`` takes the per-panel wall
 times from the manifests under ``results/`` (or ``--panel-seconds`` measured elsewhere,
 e.g. on a GPU with ``bench``) and prints the expected time of ``reproduce all`` on k
 workers: the longest-first schedule of the panels onto k workers, plus the overhead per task.
@@ -24,17 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-from .jobs import Placement, run_jobs
-from .manifest import strict_json, write_json_atomic
-from .settings import Settings
-from .sweep import Axis, sweep_jobs
+from ..jobs import Placement, run_jobs
+from ..manifest import strict_json, write_json_atomic
+from ..settings import Settings
+from ..sweep import Axis, sweep_jobs
 
 FIGURES = ("fig2", "fig3", "init")
 
 
 def measure(out: Path, size: int = 256, iterations: int = 100, workers: int = 2) -> dict:
     """The same 4 jobs here (1 process, all cores) and on a local Ray (``workers`` × 1 thread)."""
-    from . import data
+    from .. import data
 
     content, style = data.image_path("tubingen"), data.image_path("starry_night")
     seeds = Axis("seed", (1, 2, 3, 4), ("1", "2", "3", "4"))
@@ -82,7 +82,7 @@ def makespan(times: list[float], workers: int, overhead: float = 0.0) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m style_transfer.jobs_bench")
+    parser = argparse.ArgumentParser(prog="python -m style_transfer.tools.jobs_bench")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("measure", help="4 jobs here vs on a local Ray")
     run.add_argument("--out", default="/tmp/style_transfer_jobs_bench")
