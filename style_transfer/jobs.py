@@ -1,24 +1,15 @@
 """Many runs of ``api.transfer``: here one after the other, or as Ray tasks on many machines.
 
 ``sweep``, ``batch`` and ``reproduce`` each build a list of :class:`Job` and hand it to
-:func:`run_jobs`; this module is the only place that knows how jobs are run.
-
-In-process (the default) the jobs run one after the other in this process. With
-``Placement(workers=N)`` a local Ray with N workers runs them; with
-``Placement(address=...)`` they run on an existing Ray cluster (``ray start --head`` /
-``ray start --address``, or KubeRay on Kubernetes). Each Ray task asks for its CPUs
-(TensorFlow's thread pools are sized to them inside the worker, before TensorFlow runs)
-and for one GPU when the cluster has GPUs. Workers get the input files' bytes from the
-driver and send back the image and its manifest; the driver writes them (atomically,
-through ``Result.save``), so the nodes need no shared file system.
+:func:`run_jobs`. In-process (the default) the jobs run one after the other in this
+process; with ``Placement(workers=N)`` on a local Ray with N workers; with
+``Placement(address=...)`` on an existing Ray cluster (``runners.py`` runs them).
 
 Either way the driver checks every job before any work (settings, inputs, that no output
 overwrites an input), reuses a job whose image and manifest already exist with the same
 settings and inputs, fails a bad job alone with its one-line error while the others
-finish, and on Ctrl-C cancels what is still running and keeps every finished job.
-A Ray worker that dies mid-task (killed, out of memory) is retried by Ray
-(:data:`MAX_RETRIES`); nothing is written until a task has returned, so a crash never
-leaves a half-written file.
+finish, and on Ctrl-C cancels what is still running and keeps every finished job. The
+driver writes every image and manifest (atomically, through ``Result.save``).
 """
 
 from __future__ import annotations
@@ -26,9 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
-import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -37,10 +25,10 @@ from pathlib import Path
 from . import errors, images
 from .errors import InputError, StyleTransferError
 from .manifest import command_line, made_with, manifest_path
+from .runners import EXTRA, Placement, run_here, run_on_ray
+from .runners import MAX_RETRIES as MAX_RETRIES  # re-exported: part of this module's interface
 from .settings import INITS, Settings
 
-MAX_RETRIES = 3  # Ray re-runs a task whose worker died this many times (not one that raised)
-EXTRA = 'pip install "style-transfer[cluster]"'
 SAVED, REUSED, FAILED, CANCELLED = "saved", "reused", "failed", "not run"
 
 Report = Callable[[str], None]
@@ -66,31 +54,6 @@ class Job:
         if isinstance(init, (str, os.PathLike)) and init not in INITS:
             files.append(init)
         return [Path(os.fsdecode(f)) for f in files]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where jobs run: here (default), on a local Ray with ``workers``, or at ``address``."""
-
-    workers: int | None = None
-    address: str | None = None  # "auto" or "HOST:PORT" of a running Ray cluster
-    cpus_per_task: int | None = None  # default: cores // workers locally, 1 on a cluster
-
-    @property
-    def in_process(self) -> bool:
-        return self.workers is None and self.address is None
-
-    def check(self) -> None:
-        for name, value in (("--workers", self.workers), ("--cpus-per-task", self.cpus_per_task)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise InputError(f"{name} must be a whole number, got {value!r}")
-            if value is not None and value < 1:
-                raise InputError(f"{name} must be at least 1, got {value}")
-        if self.workers is not None and self.address is not None:
-            raise InputError(
-                "--workers and --ray-address both given; --workers starts a local Ray, "
-                "--ray-address joins a running one: give one of them"
-            )
 
 
 @dataclass
@@ -271,9 +234,9 @@ def run_jobs(
             report(f"[{job.name}] reusing {job.output}")
             continue
         todo.append(index)
-    progress = _Progress(len(jobs), len(outcomes), len(todo), report)
-    runner = _run_here if placement.in_process else _run_on_ray
-    interrupted = runner(jobs, todo, outcomes, placement, progress)
+    progress = _Progress(jobs, outcomes, len(todo), report)
+    runner = run_here if placement.in_process else run_on_ray
+    interrupted = runner(jobs, todo, placement, progress.finish, progress.fail)
     ordered = [outcomes.get(i) or Outcome(job, CANCELLED) for i, job in enumerate(jobs)]
     return JobsReport(ordered, interrupted)
 
@@ -330,14 +293,38 @@ def _check(job: Job, every_input: Iterable[Path]) -> None:
 
 
 class _Progress:
-    """Jobs done / total and, from the jobs rendered so far, the time still needed."""
+    """Records what became of each job as it ends, and reports jobs done / total with, from
+    the jobs rendered so far, the time still needed."""
 
-    def __init__(self, total: int, done: int, to_render: int, report: Report) -> None:
-        self.total, self.done, self.remaining, self.report = total, done, to_render, report
+    def __init__(self, jobs: Sequence[Job], outcomes: dict, to_render: int, report: Report):
+        self.jobs, self.outcomes, self.report = jobs, outcomes, report
+        self.total, self.done, self.remaining = len(jobs), len(outcomes), to_render
         self.rendered = 0
         self.started = time.perf_counter()
 
-    def finished(self, job: Job, what: str) -> None:
+    def finish(self, index: int, result) -> None:
+        """Save a returned ``Result`` (driver side) and record the outcome."""
+        job = self.jobs[index]
+        result.manifest = {**result.manifest, "command": command_line()}
+        try:
+            path = result.save(job.output)
+        except StyleTransferError as error:
+            self.fail(index, str(error))
+            return
+        manifest = result.manifest  # as written (save keeps the image if the manifest fails)
+        if result.status == "completed":
+            self.outcomes[index] = Outcome(job, SAVED, manifest)
+            seconds = manifest.get("wall_time_s", 0.0)
+            self._finished(job, f"saved {path.name} ({seconds:.0f} s)")
+        else:  # diverged: the best image so far is saved, but the job did not succeed
+            self.fail(index, f"{result.stop_reason}; saved the best image so far")
+            self.outcomes[index].manifest = manifest
+
+    def fail(self, index: int, message: str) -> None:
+        self.outcomes[index] = Outcome(self.jobs[index], FAILED, error=message)
+        self._finished(self.jobs[index], f"failed: {message}")
+
+    def _finished(self, job: Job, what: str) -> None:
         self.done += 1
         self.remaining -= 1
         self.rendered += 1
@@ -352,256 +339,3 @@ class _Progress:
 def _clock(seconds: float) -> str:
     seconds = round(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _finish(job: Job, result, outcomes: dict, index: int, progress: _Progress) -> None:
-    """Save a returned ``Result`` (driver side) and record the outcome."""
-    manifest = {**result.manifest, "command": command_line()}
-    result.manifest = manifest
-    try:
-        path = result.save(job.output)
-    except StyleTransferError as error:
-        _fail(job, str(error), outcomes, index, progress)
-        return
-    manifest = result.manifest  # as written (save keeps the image if the manifest fails)
-    if result.status == "completed":
-        outcomes[index] = Outcome(job, SAVED, manifest)
-        seconds = manifest.get("wall_time_s", 0.0)
-        progress.finished(job, f"saved {path.name} ({seconds:.0f} s)")
-    else:  # diverged: the best image so far is saved, but the job did not succeed
-        _fail(job, f"{result.stop_reason}; saved the best image so far", outcomes, index, progress)
-        outcomes[index].manifest = manifest
-
-
-def _fail(job: Job, message: str, outcomes: dict, index: int, progress: _Progress) -> None:
-    outcomes[index] = Outcome(job, FAILED, error=message)
-    progress.finished(job, f"failed: {message}")
-
-
-def _execute(job: Job):
-    """The one call that does the work, in this process or in a Ray worker."""
-    from . import api
-
-    return api.transfer(
-        job.content,
-        list(job.styles),
-        job.settings,
-        progress=False,
-        masks=list(job.masks) if job.masks else None,
-        style_masks=list(job.style_masks) if job.style_masks else None,
-    )
-
-
-def _execution(runner: str, threads: dict) -> dict:
-    """What the manifest says about where a job ran (threads matter for bitwise equality)."""
-    return {"runner": runner, "node": platform.node(), "tensorflow_threads": threads}
-
-
-def _run_here(jobs, todo, outcomes, placement: Placement, progress: _Progress) -> bool:
-    threads = _set_threads(placement.cpus_per_task)
-    for index in todo:
-        job = jobs[index]
-        try:
-            result = _execute(job)
-        except StyleTransferError as error:
-            _fail(job, str(error), outcomes, index, progress)
-            continue
-        except KeyboardInterrupt:
-            return True
-        if result.status == "interrupted":  # Ctrl-C during the optimisation
-            return True
-        result.manifest = {**result.manifest, "execution": _execution("in-process", threads)}
-        try:
-            _finish(job, result, outcomes, index, progress)
-        except KeyboardInterrupt:  # the save is atomic: this job's files are whole or absent
-            return True
-    return False
-
-
-def _set_threads(count: int | None) -> dict:
-    """Size TensorFlow's thread pools to ``count`` CPUs, if given and TF has not started yet;
-    the sizes in effect (0 = TensorFlow's default, one thread per core)."""
-    import tensorflow as tf
-
-    if count is not None:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(count)
-            tf.config.threading.set_inter_op_parallelism_threads(count)
-        except RuntimeError:  # already initialised in this process: keeps its first sizes
-            pass
-    return {
-        "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-    }
-
-
-# ------------------------------------------------------------------------------- Ray
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise InputError(
-            f"--workers and --ray-address need Ray, which is not installed; {EXTRA}"
-        ) from None
-    return ray
-
-
-def _connect(ray, placement: Placement) -> bool:
-    """Start or join Ray unless this process already has; whether we must shut it down."""
-    if ray.is_initialized():  # the caller's Ray (e.g. a test's): use it as it is
-        return False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-    if placement.address is None:
-        cpus = placement.workers * _cpus_per_task(placement, local=True)
-        ray.init(address="local", num_cpus=cpus, **quiet)  # never a `ray start` one
-        return True
-    package = str(Path(__file__).resolve().parent)  # ship this exact code to every node
-    try:
-        _probe(_bootstrap_address(placement.address))
-        ray.init(address=placement.address, runtime_env={"py_modules": [package]}, **quiet)
-    except (OSError, RuntimeError, ValueError) as error:  # ConnectionError is an OSError
-        raise InputError(
-            f"cannot join the Ray cluster at {placement.address!r}: "
-            f"{' '.join(str(error).split())}; start one with 'ray start --head' or check "
-            "--ray-address"
-        ) from None
-    return True
-
-
-def _bootstrap_address(address: str) -> str:
-    """``auto`` as the HOST:PORT it stands for (RAY_ADDRESS, or the last ``ray start`` here)."""
-    if address != "auto":
-        return address
-    try:
-        from ray._private.services import canonicalize_bootstrap_address_or_die
-    except ImportError:  # moved in a later Ray: let ray.init find it
-        return address
-    return canonicalize_bootstrap_address_or_die(address)
-
-
-def _probe(address: str, seconds: float = 10.0) -> None:
-    """Fail fast on a ``HOST:PORT`` nobody listens on (``ray.init`` would retry for minutes)."""
-    host, sep, port = address.rpartition(":")
-    if sep and "://" not in address and port.isdigit():
-        socket.create_connection((host, int(port)), timeout=seconds).close()
-
-
-def _cpus_per_task(placement: Placement, *, local: bool) -> int:
-    if placement.cpus_per_task is not None:
-        return placement.cpus_per_task
-    if local:
-        return max(1, (os.cpu_count() or 1) // placement.workers)
-    return 1
-
-
-def _run_on_ray(jobs, todo, outcomes, placement: Placement, progress: _Progress) -> bool:
-    ray = _import_ray()
-    started = _connect(ray, placement)
-    pending: dict = {}
-    try:
-        cpus = _cpus_per_task(placement, local=placement.address is None)
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        options = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": MAX_RETRIES}
-        if gpus:  # TensorFlow keeps GPU memory until its process ends: one job per worker
-            options["max_calls"] = 1
-        task = ray.remote(**options)(_work)
-        files: dict[str, object] = {}  # each input file's bytes, put once
-        for index in todo:
-            job = jobs[index]
-            refs = {}
-            for path in job.input_files():
-                key = str(path)
-                if key not in files:
-                    files[key] = ray.put(path.read_bytes())
-                refs[key] = files[key]
-            pending[task.remote(job, refs, cpus)] = index
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-            for ref in ready:
-                index = pending.pop(ref)
-                job = jobs[index]
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayTaskError as error:
-                    _fail(job, _task_error(error), outcomes, index, progress)
-                    continue
-                except ray.exceptions.RayError as error:  # the worker died MAX_RETRIES + 1 times
-                    message = " ".join(str(error).split())[:300]
-                    _fail(job, f"its Ray worker died: {message}", outcomes, index, progress)
-                    continue
-                _finish(job, result, outcomes, index, progress)
-        return False
-    except KeyboardInterrupt:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        return True
-    finally:
-        if started:
-            ray.shutdown()
-
-
-def _task_error(error) -> str:
-    """The one line of a job's exception raised in a Ray worker."""
-    cause = getattr(error, "cause", None) or error
-    if isinstance(cause, StyleTransferError):
-        return str(cause)
-    return f"internal error in the worker: {type(cause).__name__}: {' '.join(str(cause).split())}"
-
-
-def _work(job: Job, files: dict, threads: int):
-    """A Ray task: write the inputs to a local folder, run the job, return its ``Result``
-    with every local path in its manifest (and error) replaced by the driver's path."""
-    import ray
-
-    used = _set_threads(threads)  # before TensorFlow runs anything in this worker
-    with tempfile.TemporaryDirectory(prefix="style-transfer-job-") as folder:
-        local: dict[str, str] = {}
-        for number, (original, ref) in enumerate(files.items()):
-            target = Path(folder, str(number), Path(original).name)
-            target.parent.mkdir()
-            target.write_bytes(ray.get(ref))
-            local[original] = str(target.resolve())
-        try:
-            result = _execute(_localised(job, local))
-        except StyleTransferError as error:
-            message = str(error)
-            for original, here in local.items():
-                message = message.replace(here, original)
-            raise type(error)(message) from None
-    back = {here: original for original, here in local.items()}
-    result.manifest = {
-        **_replace_strings(result.manifest, back),
-        "execution": {**_execution("ray", used), "gpus": ray.get_gpu_ids()},
-    }
-    result.optimised = None  # only for coarse-to-fine inside transfer; not worth sending
-    return result
-
-
-def _localised(job: Job, local: dict[str, str]) -> Job:
-    def here(path):
-        return local.get(str(path), path) if path is not None else None
-
-    settings = job.settings
-    if isinstance(settings.init, str) and settings.init in local:
-        settings = dataclasses.replace(settings, init=local[settings.init])
-    return dataclasses.replace(
-        job,
-        content=here(job.content),
-        styles=tuple(here(s) for s in job.styles),
-        settings=settings,
-        masks=tuple(here(m) for m in job.masks) if job.masks else None,
-        style_masks=tuple(here(m) for m in job.style_masks) if job.style_masks else None,
-    )
-
-
-def _replace_strings(record: object, mapping: dict[str, str]) -> object:
-    """``record`` with every string equal to a key of ``mapping`` replaced by its value."""
-    if isinstance(record, dict):
-        return {k: _replace_strings(v, mapping) for k, v in record.items()}
-    if isinstance(record, list):
-        return [_replace_strings(v, mapping) for v in record]
-    if isinstance(record, str):
-        return mapping.get(record, record)
-    return record

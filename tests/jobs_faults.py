@@ -15,9 +15,9 @@ CRASH_PREFIX = "crash-once"
 
 
 def install() -> None:
-    from style_transfer import jobs
+    from style_transfer import runners
 
-    real = jobs._execute
+    real = runners._execute
 
     def execute(job):
         if job.name.startswith(CRASH_PREFIX):
@@ -27,4 +27,4 @@ def install() -> None:
                 os._exit(1)
         return real(job)
 
-    jobs._execute = execute
+    runners._execute = execute

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from style_transfer import errors, jobs
+from style_transfer import errors, jobs, runners
 from style_transfer.errors import InputError
 from style_transfer.jobs import FAILED, REUSED, SAVED, Job, Placement, run_jobs
 from style_transfer.manifest import manifest_path
@@ -138,7 +138,7 @@ def test_ray_flags_without_ray_name_the_extra(monkeypatch, tmp_path, tubingen, s
 
 
 def test_ctrl_c_keeps_finished_jobs(monkeypatch, tmp_path, tubingen, starry_night):
-    real, calls = jobs._execute, []
+    real, calls = runners._execute, []
 
     def interrupt_second(job):
         calls.append(job.name)
@@ -146,7 +146,7 @@ def test_ctrl_c_keeps_finished_jobs(monkeypatch, tmp_path, tubingen, starry_nigh
             raise KeyboardInterrupt
         return real(job)
 
-    monkeypatch.setattr(jobs, "_execute", interrupt_second)
+    monkeypatch.setattr(runners, "_execute", interrupt_second)
     batch = [
         Job(name, tubingen, (starry_night,), SMALL, tmp_path / f"{name}.png")
         for name in ("a", "b", "c")
