@@ -1,27 +1,22 @@
-"""The two presets (the paper, the authors' code) and the settings of one run.
+"""The settings of one run (the two presets they start from are in ``presets.py``).
 
 ``Settings`` holds what the user asked for (``None`` = take the preset's value);
-``Settings.resolve()`` validates it and fills every field, so the resolved object
-says exactly what produced an image and goes into its manifest.
+``Settings.resolve()`` validates it and fills every field, giving the ``ResolvedSettings``
+(resolved.py) that says exactly what produced an image and goes into its manifest.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import InputError
 from .network import FILTERS, POOLINGS, PRECISIONS, check_pooling, check_precision, keras_layer_name
+from .presets import PAPER_STYLE_LAYERS as PAPER_STYLE_LAYERS  # re-exported
+from .presets import PRESETS, RATIO_REFERENCE, Preset, content_weight_scale
+from .resolved import ResolvedSettings
 
-PAPER_STYLE_LAYERS = (
-    "block1_conv1",
-    "block2_conv1",
-    "block3_conv1",
-    "block4_conv1",
-    "block5_conv1",
-)
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
 COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's colours
@@ -29,82 +24,7 @@ HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' de
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
 MIN_SCALE_SIZE = 32  # the coarsest coarse-to-fine scale, longest side in pixels
-RATIO_REFERENCE = 512  # px: the longer side at which the paper preset's alpha/beta hold
 NO_REFERENCE = "none"  # ratio_reference: the content weight exactly as given at every size
-
-
-@dataclass(frozen=True)
-class Preset:
-    """How the losses are normalised and which defaults a preset uses.
-
-    ``gram_by_positions``: divide the Gram matrix by the number of positions M (H*W).
-    ``loss_form``: ``"paper"`` = content ½Σ(F−P)², style Σ(G−A)²/(4N²M²);
-    ``"mse"`` = both as means of squared differences (the authors' notebook).
-    ``layer_weight``: ``"uniform"`` = w_l = 1/L; ``"inverse_filters_squared"`` = 1e3/N_l².
-    ``style_size``: ``"content"`` = style image resized to the content's exact size;
-    ``"keep_aspect"`` = resized to the content's longer side, aspect kept.
-    ``ratio_reference``: the longer side (px) at which alpha/beta hold (see
-    ``content_weight_scale``); None for mean losses, whose balance does not depend on size.
-    """
-
-    name: str
-    description: str
-    gram_by_positions: bool
-    loss_form: str
-    layer_weight: str
-    content_weight: float
-    style_weight: float
-    pooling: str
-    init: str
-    style_size: str
-    content_layer: str = "block4_conv2"
-    style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
-    ratio_reference: int | None = None
-
-
-PRESETS: dict[str, Preset] = {
-    "paper": Preset(
-        name="paper",
-        description="Gatys et al. 2015/2016 as written: sum losses with the 1/2 and "
-        "1/(4N^2M^2) factors, w_l = 1/5, average pooling, white-noise start, alpha/beta = 1e-3",
-        gram_by_positions=False,
-        loss_form="paper",
-        layer_weight="uniform",
-        content_weight=1e-3,
-        style_weight=1.0,
-        pooling="avg",
-        init="noise",
-        style_size="content",
-        ratio_reference=RATIO_REFERENCE,
-    ),
-    "gatys-code": Preset(
-        name="gatys-code",
-        description="the authors' PytorchNeuralStyleTransfer notebook: Gram/(H*W), mean "
-        "squared errors, style weights 1e3/N_l^2, content weight 1, max pooling, content start",
-        gram_by_positions=True,
-        loss_form="mse",
-        layer_weight="inverse_filters_squared",
-        content_weight=1.0,
-        style_weight=1.0,
-        pooling="max",
-        init="content",
-        style_size="keep_aspect",
-    ),
-}
-
-
-def content_weight_scale(size: int, reference: int | None) -> float:
-    """The factor on alpha that gives a run at longer side ``size`` the balance of ``reference``.
-
-    Derivation (the paper's sum losses, aspect ratio fixed): a layer's positions M grow as
-    size², its per-position features do not (they are local). L_content = ½Σ(F−P)² sums
-    N·M terms, so it grows as size². G = ΣF Fᵀ sums M products, so G ∝ size², and
-    E_l = Σ(G−A)²/(4N²M²) ∝ size⁴/size⁴ does not change. So α·L_content / β·L_style ∝
-    α·size², and the balance at ``reference`` is kept by α(size) = α·(reference/size)².
-    ``None``: no rescaling (the weights as given at every size; the code before this
-    setting existed). The mean losses of ``gatys-code`` do not grow with size at all.
-    """
-    return 1.0 if reference is None else (reference / size) ** 2
 
 
 def _check_weight(name: str, value: float | None, *, allow_zero: bool = True) -> None:
@@ -425,69 +345,3 @@ class Settings:
         if not weights:
             raise InputError("no style layers given; name at least one, e.g. conv1_1")
         return weights
-
-
-@dataclass(frozen=True)
-class ResolvedSettings:
-    """Settings with every value filled in and checked; what the manifest records.
-
-    ``content_weight`` and ``style_weight`` are the alpha and beta the objective uses at
-    this size (alpha = the one given times ``content_weight_scale(size, ratio_reference)``);
-    ``ratio`` is alpha/beta as given, ``effective_ratio`` as used.
-    """
-
-    preset: str
-    size: int
-    iterations: int
-    content_weight: float
-    style_weight: float
-    tv_weight: float
-    pooling: str
-    init: str
-    seed: int
-    optimizer: str
-    content_layer: str
-    style_layers: dict[str, float]
-    gram_by_positions: bool
-    loss_form: str
-    style_size: str
-    learning_rate: float
-    lbfgs_history: int
-    save_every: int
-    weights: str | None
-    network: str = "original"
-    calibration: str | None = None
-    preserve_colour: str | None = None
-    histogram_method: str = "pca"
-    match_luminance: bool = True
-    style_blend_weights: tuple[float, ...] | None = None  # normalised to sum 1; None = equal
-    style_scale: float = 1.0
-    scales: int = 1  # coarse-to-fine scales (multiscale.py); 1 = single scale
-    precision: str = "float32"  # the request; what it resolved to is the manifest's "precision"
-    ratio_reference: int | None = None  # None: alpha as given (before this setting existed)
-
-    @property
-    def ratio(self) -> float:
-        """alpha/beta as given, i.e. at ``ratio_reference``; infinite when beta is 0."""
-        return self.effective_ratio / content_weight_scale(self.size, self.ratio_reference)
-
-    @property
-    def effective_ratio(self) -> float:
-        """alpha/beta as the objective uses it at this size; infinite when beta is 0."""
-        return self.content_weight / self.style_weight if self.style_weight else math.inf
-
-    def at_size(self, size: int) -> ResolvedSettings:
-        """These settings for a run at longer side ``size`` (alpha rescaled to keep the balance)."""
-        scale = content_weight_scale(size, self.ratio_reference) / content_weight_scale(
-            self.size, self.ratio_reference
-        )
-        return dataclasses.replace(self, size=size, content_weight=self.content_weight * scale)
-
-    @property
-    def layers(self) -> list[str]:
-        return [self.content_layer, *self.style_layers]
-
-    def as_dict(self) -> dict[str, object]:
-        data = dataclasses.asdict(self)
-        data["ratio"] = self.ratio if self.style_weight else None
-        return data
