@@ -51,7 +51,7 @@ def option(
     metavar: str | None = None,
     shown_default: str | None = None,
 ) -> object:
-    """A ``Settings`` field and how the command line offers it (see ``cli.add_setting_flags``).
+    """A ``Settings`` field and how the command line offers it (see ``flags.add_setting_flags``).
 
     ``group``: where ``--help`` lists it (``run``, ``objective`` or ``beyond``); ``score``:
     the ``score`` command takes it too; ``flags``: the flag names when not ``--field-name``;

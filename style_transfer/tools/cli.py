@@ -40,7 +40,7 @@ def ratio_scale(text: str) -> str | float:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register reproduce, compare and bench on the main parser's subcommands."""
-    from ..cli import _add_network_flags, add_setting_flag
+    from ..flags import add_network_flags, add_setting_flag
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -73,7 +73,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             f"(default {DEFAULT_RATIO_SCALE})",
         )
         parser.add_argument("--weights", help="local VGG19 notop .h5 file")
-        _add_network_flags(parser, DEFAULT_NETWORK)
+        add_network_flags(parser, DEFAULT_NETWORK)
 
     run = commands.add_parser("reproduce", help="regenerate the paper's figures")
     run.add_argument(
