@@ -221,7 +221,7 @@ def test_reproduce_runs_its_panels_on_ray_and_resumes_in_process(local_ray, tmp_
     assert (tmp_path / "fig2.jpg") in figures
     rendered = [line for line in on_ray if ": saved " in line]
     assert len(rendered) >= 4  # B, C, D, F (E too where the Picasso is available)
-    manifest = json.loads(manifest_path(tmp_path / "fig2" / "B_shipwreck.jpg").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "fig2" / "B_shipwreck.png").read_text())
     assert manifest["execution"]["runner"] == "ray"
     here: list[str] = []
     run(None, here)
