@@ -7,18 +7,17 @@ on float32 data (antialiased when shrinking), so no precision is lost to uint8 o
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
 import os
 import warnings
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from . import quiet
 from .atomic import replace_atomically
 from .errors import InputError
 
@@ -43,29 +42,6 @@ def _describe_error(error: BaseException) -> str:
     if isinstance(error, (OSError, SyntaxError, ValueError, EOFError)) and text:
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-@contextlib.contextmanager
-def _native_stderr_dropped() -> Iterator[None]:
-    """File descriptor 2 pointed at /dev/null while a decoder runs.
-
-    libtiff (and some other native decoders) print their own warnings straight to fd 2,
-    beside the one-line error; the failure itself still arrives as a Python exception.
-    Other threads' native stderr lines in this instant are dropped too.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -120,7 +96,7 @@ def _load_path(path: Path, name: str) -> tuple[np.ndarray, str]:
     if not data:
         raise InputError(f"{where}: the file is empty; {_HINT}")
     try:
-        with warnings.catch_warnings(), _native_stderr_dropped():
+        with warnings.catch_warnings(), quiet.native_stderr_dropped():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             try:
@@ -347,18 +323,6 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     with replace_atomically(path, mode=mode, name="output") as handle:
         pixels.save(handle, format=image_format, **SAVE_OPTIONS.get(image_format, {}))
     return path
-
-
-def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
-    """Validate an output image path before a long run; the resolved path, or InputError.
-
-    The image's own checks of ``outputs.check`` (which also checks its manifest and loss
-    plot): a folder, an extension Pillow cannot write faithfully, a missing or unwritable
-    folder, a name too long or not encodable, and any path that is one of ``inputs``.
-    """
-    from .outputs import check
-
-    return check(path, inputs).image
 
 
 def image_digest(path: str | os.PathLike) -> str:

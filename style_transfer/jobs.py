@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import errors, images
+from . import errors, images, outputs
 from .errors import InputError, StyleTransferError
 from .manifest import command_line, made_with, manifest_path
 from .runners import EXTRA, Placement, run_here, run_on_ray
@@ -288,8 +288,8 @@ def _check(job: Job, every_input: Iterable[Path]) -> None:
     for path in job.input_files():
         if not path.is_file():
             raise InputError(f"cannot read {str(path)!r}: the file does not exist; check the path")
-    images.check_output_path(job.output, every_input)
-    images.check_output_path(loss_plot_path(job.output), every_input)
+    outputs.check_output_path(job.output, every_input)
+    outputs.check_output_path(loss_plot_path(job.output), every_input)
 
 
 class _Progress:

@@ -214,3 +214,13 @@ def make_folder(folder: str | os.PathLike, name: str = "output folder") -> Path:
         fix = "choose another folder or fix its permissions"
         raise InputError(f"{where}: {reason}; {fix}") from None
     return folder
+
+
+def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Validate an output image path before a long run; the resolved path, or InputError.
+
+    The image's own checks of :func:`check` (which also checks its manifest and loss plot):
+    a folder, an extension Pillow cannot write faithfully, a missing or unwritable folder,
+    a name too long or not encodable, and any path that is one of ``inputs``.
+    """
+    return check(path, inputs).image

@@ -103,3 +103,26 @@ def _fd2_hidden() -> Iterator[None]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+@contextlib.contextmanager
+def native_stderr_dropped() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null while a decoder runs.
+
+    libtiff (and some other native decoders) print their own warnings straight to fd 2,
+    beside the one-line error; the failure itself still arrives as a Python exception.
+    Other threads' native stderr lines in this instant are dropped too.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

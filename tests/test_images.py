@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from style_transfer import images
+from style_transfer import images, outputs
 from style_transfer.errors import InputError
 
 RED = (255, 0, 0)
@@ -415,7 +415,7 @@ def test_save_into_missing_folder(tmp_path):
 
 
 def test_check_output_path_ok(tmp_path):
-    path = images.check_output_path(tmp_path / "out.png", [tmp_path / "in.png", np.zeros(1)])
+    path = outputs.check_output_path(tmp_path / "out.png", [tmp_path / "in.png", np.zeros(1)])
     assert path == (tmp_path / "out.png").resolve()
     assert list(tmp_path.iterdir()) == []  # the write test left nothing behind
 
@@ -423,13 +423,13 @@ def test_check_output_path_ok(tmp_path):
 @pytest.mark.parametrize("name", ["out.xyz", "out", "out.h5"])
 def test_check_output_path_bad_extension(tmp_path, name):
     path = tmp_path / name
-    message = assert_bad(lambda: images.check_output_path(path), path)
+    message = assert_bad(lambda: outputs.check_output_path(path), path)
     assert ".png" in message and ".jpg" in message
 
 
 def test_check_output_path_missing_folder(tmp_path):
     path = tmp_path / "missing" / "out.png"
-    message = assert_bad(lambda: images.check_output_path(path), path)
+    message = assert_bad(lambda: outputs.check_output_path(path), path)
     assert "does not exist" in message and "create it first" in message
 
 
@@ -444,7 +444,7 @@ def test_check_output_path_read_only_folder(tmp_path):
         except PermissionError:
             pass
         path = folder / "out.png"
-        assert "not writable" in assert_bad(lambda: images.check_output_path(path), path)
+        assert "not writable" in assert_bad(lambda: outputs.check_output_path(path), path)
     finally:
         folder.chmod(0o755)
 
@@ -455,35 +455,35 @@ def test_check_output_path_unwritable_folder_simulated(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
     path = tmp_path / "out.png"
-    assert "not writable" in assert_bad(lambda: images.check_output_path(path), path)
+    assert "not writable" in assert_bad(lambda: outputs.check_output_path(path), path)
 
 
 def test_check_output_path_is_a_directory(tmp_path):
     folder = tmp_path / "result.png"
     folder.mkdir()
-    assert "folder" in assert_bad(lambda: images.check_output_path(folder), folder)
+    assert "folder" in assert_bad(lambda: outputs.check_output_path(folder), folder)
 
 
 def test_check_output_path_equal_to_input(tmp_path, monkeypatch):
     source = write(tmp_path / "photo.png", Image.fromarray(noise()))
-    message = assert_bad(lambda: images.check_output_path(source, [source]), source)
+    message = assert_bad(lambda: outputs.check_output_path(source, [source]), source)
     assert "overwrite the input" in message
     monkeypatch.chdir(tmp_path)  # the same file by another spelling
-    assert_bad(lambda: images.check_output_path("./sub/../photo.png", [str(source)]), source)
+    assert_bad(lambda: outputs.check_output_path("./sub/../photo.png", [str(source)]), source)
     (tmp_path / "sub").mkdir()
-    assert_bad(lambda: images.check_output_path("sub/../photo.png", ["photo.png"]), source)
+    assert_bad(lambda: outputs.check_output_path("sub/../photo.png", ["photo.png"]), source)
 
 
 def test_check_output_path_symlink_to_input(tmp_path):
     source = write(tmp_path / "photo.png", Image.fromarray(noise()))
     link = tmp_path / "link.png"
     link.symlink_to(source)
-    assert_bad(lambda: images.check_output_path(link, [source]), link)
+    assert_bad(lambda: outputs.check_output_path(link, [source]), link)
 
 
 def test_check_output_path_input_not_yet_existing(tmp_path):
     path = tmp_path / "same.png"
-    assert_bad(lambda: images.check_output_path(path, [tmp_path / "." / "same.png"]), path)
+    assert_bad(lambda: outputs.check_output_path(path, [tmp_path / "." / "same.png"]), path)
 
 
 # ------------------------------------------------------------------ digests
