@@ -85,6 +85,23 @@ class Evaluator:
             self.best_x, self.best_terms = kept, terms
         return terms, grad
 
+    def evaluate_tensor(self, x: tf.Tensor) -> tuple[np.ndarray, tf.Tensor]:
+        """``evaluate`` for a flat float32 tensor that stays where it is (lbfgs_tf.py): the
+        terms come to the host, the flat gradient stays a tensor; counted and checked for a
+        non-finite loss, but neither cached nor kept as ``best_x`` (see ``consider``)."""
+        terms, grad = self.compute(tf.reshape(x, (1, *self.shape)))
+        terms, grad = terms.numpy().astype(np.float64), tf.reshape(grad, [-1])
+        self.evaluations += 1
+        if not (np.isfinite(terms[0]) and bool(tf.reduce_all(tf.math.is_finite(grad)))):
+            raise NonFiniteLossError(f"the loss became {terms[0]} at evaluation {self.evaluations}")
+        return terms, grad
+
+    def consider(self, x: np.ndarray, terms: np.ndarray) -> None:
+        """A point evaluated by ``evaluate_tensor``: it becomes ``best_x`` if its loss is lower."""
+        if terms[0] < self.best_loss:
+            self.best_loss = float(terms[0])
+            self.best_x, self.best_terms = np.asarray(x, np.float64).ravel(), terms
+
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """(loss, gradient) for ``scipy.optimize.minimize(..., jac=True)``."""
         terms, grad = self.evaluate(x)

@@ -134,7 +134,7 @@ def check_memory(
     shape = shape_at_size(content_shape, settings.size)
     scale = float(getattr(settings, "style_scale", 1.0))
     deepest = deepest_of(settings.layers)
-    history = settings.lbfgs_history if settings.optimizer == "lbfgs" else 0
+    history = settings.lbfgs_history if settings.optimizer.startswith("lbfgs") else 0
 
     def need(history: int, scale: float) -> int:
         return estimate_bytes(

@@ -56,17 +56,19 @@ def minimize(
 ) -> Outcome:
     """Minimise the evaluator's loss from ``x0`` for ``iterations`` iterations.
 
-    ``optimizer`` is ``"lbfgs"`` or ``"adam"``; any other name is refused before any work.
+    ``optimizer`` is ``"lbfgs"`` (scipy's L-BFGS-B), ``"lbfgs-tf"`` (a projected L-BFGS with
+    its state on the device: lbfgs_tf.py) or ``"adam"``; any other name is refused first.
     """
     if optimizer not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {optimizer!r}; use {' or '.join(OPTIMIZERS)}")
+        raise InputError(f"unknown optimizer {optimizer!r}; use {', '.join(OPTIMIZERS)}")
     x0 = np.asarray(x0, np.float64).ravel()
     history = [evaluator.evaluate(x0)[0]]
     done = 0
 
-    def record(x: np.ndarray) -> None:
+    def record(x: np.ndarray | None, terms: np.ndarray | None = None) -> None:
         nonlocal done
-        terms = evaluator.evaluate(x)[0]  # cached for L-BFGS; Adam's new point is computed here
+        if terms is None:  # cached for L-BFGS; Adam's new point is computed here
+            terms = evaluator.evaluate(x)[0]
         done += 1  # only once its loss is known: Ctrl-C or NaN above leaves it uncounted
         history.append(terms)
         if on_iteration is not None:
@@ -76,6 +78,13 @@ def minimize(
     try:
         if optimizer == "lbfgs":
             reason = _lbfgs(evaluator, x0, iterations, bounds, lbfgs_history, record)
+        elif optimizer == "lbfgs-tf":
+            from .lbfgs_tf import lbfgs_tf
+
+            host_x = on_iteration is not None  # else x stays on the device between iterations
+            reason = lbfgs_tf(
+                evaluator, x0, iterations, bounds, lbfgs_history, record, host_x=host_x
+            )
         else:
             reason = _adam(evaluator, x0, iterations, bounds, learning_rate, record)
     except KeyboardInterrupt as stop:

@@ -17,7 +17,7 @@ from .presets import PAPER_STYLE_LAYERS as PAPER_STYLE_LAYERS  # re-exported
 from .presets import PRESETS, RATIO_REFERENCE, Preset, content_weight_scale
 from .resolved import ResolvedSettings
 
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "adam", "lbfgs-tf")  # lbfgs-tf: opt-in, state on the device (lbfgs_tf.py)
 INITS = ("noise", "content", "style")
 COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's colours
 HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' default
@@ -96,7 +96,12 @@ class Settings:
     )
     init: str | None = option(None, "noise | content | style | PATH (default: the preset's)")
     seed: int = option(0, "seed for the noise start")
-    optimizer: str = option("lbfgs", "L-BFGS (the paper's) or Adam", choices=OPTIMIZERS)
+    optimizer: str = option(
+        "lbfgs",
+        "L-BFGS (the paper's, scipy's L-BFGS-B), Adam, or lbfgs-tf: a projected L-BFGS "
+        "with its state on the device (for GPUs; not faster on a CPU)",
+        choices=OPTIMIZERS,
+    )
     content_layer: str | None = option(
         None, "e.g. conv4_2 (the paper's) or block4_conv2", **OBJECTIVE
     )
@@ -188,7 +193,7 @@ class Settings:
         if self.lbfgs_history < 1:
             raise InputError(f"lbfgs_history must be at least 1, got {self.lbfgs_history}")
         if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"unknown optimizer {self.optimizer!r}; use lbfgs or adam")
+            raise InputError(f"unknown optimizer {self.optimizer!r}; use {', '.join(OPTIMIZERS)}")
         _check_weight("content weight", self.content_weight)
         _check_weight("style weight", self.style_weight)
         _check_weight("tv weight", self.tv_weight)
