@@ -594,6 +594,28 @@ def test_sigterm_during_start_up_is_handled(work, monkeypatch, capsys):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
 
 
+def test_ctrl_c_while_the_command_module_imports_is_one_line(monkeypatch, capsys):
+    """The installed ``style-transfer`` script and ``python -m`` both start in __main__.main,
+    which turns a Ctrl-C during the (seconds-long) imports into one line and exit 130."""
+    import tomllib
+
+    import style_transfer.__main__ as entry
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["style-transfer"] == "style_transfer.__main__:main"
+
+    class InterruptImport:
+        def find_spec(self, name, path=None, target=None):
+            if name == "style_transfer.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "style_transfer.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [InterruptImport(), *sys.meta_path])
+    assert entry.main() == errors.EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "interrupted while starting; nothing was written\n"
+
+
 TOOLS = {
     "reproduce --out under a file": ["reproduce", "fig2", "--out", "{dir}/content.png/results"],
     "compare --out under a file": ["compare", "--out", "{dir}/content.png/results"],
@@ -647,7 +669,7 @@ def test_report_counts():
         "truthful records": len(RECORDS) + 3 + 2,
         "memory": len(MEMORY) + 2,
         "decoder errors": len(DECODER_ERRORS) + 2 + 1,
-        "start-up, tools, paths": len(STARTUP) + 1 + len(TOOLS),
+        "start-up, tools, paths": len(STARTUP) + 2 + len(TOOLS),
         "messages, SIGTERM mid-run": 1 + 1,
     }
     print("\n" + ", ".join(f"{k}: {v}" for k, v in counts.items()))
