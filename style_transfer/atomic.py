@@ -59,3 +59,10 @@ def replace_atomically(
         if isinstance(error, OSError):
             raise write_error(path, error, name) from None
         raise
+
+
+def write_text(path: str | os.PathLike, text: str, *, name: str = "file") -> Path:
+    """Write ``text`` to ``path`` through :func:`replace_atomically`."""
+    with replace_atomically(path, text=True, name=name) as handle:
+        handle.write(text)
+    return Path(path)

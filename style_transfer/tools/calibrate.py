@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import data
-from ..atomic import replace_atomically
+from ..atomic import write_text
 from ..errors import InputError
 from ..manifest import write_json_atomic
 from ..outputs import make_folder
@@ -298,7 +298,7 @@ def calibrate(
     }
     write_json_atomic(folder / "calibration.json", record)
     table = steps_table(steps)
-    _write_text(folder / "calibration.md", table)
+    write_text(folder / "calibration.md", table)
     report(table)
     if converged:
         report(
@@ -375,7 +375,7 @@ def check_sizes(
     make_folder(root)
     write_json_atomic(root / f"check-sizes-{resolved.network}.json", {"rows": rows})
     table = sizes_table(rows)
-    _write_text(root / f"check-sizes-{resolved.network}.md", table)
+    write_text(root / f"check-sizes-{resolved.network}.md", table)
     report(table)
     return rows
 
@@ -395,8 +395,3 @@ def sizes_table(rows: Sequence[dict]) -> str:
             f"| {c['style_loss']:.4g} | {g['style_loss']:.4g} | {r['style_ratio']:.3f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _write_text(path: Path, text: str) -> None:
-    with replace_atomically(path, text=True) as handle:
-        handle.write(text)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, images
-from ..atomic import replace_atomically
+from ..atomic import write_text
 from ..errors import InputError, ResourceError
 from ..manifest import manifest_path, write_json_atomic
 from ..outputs import make_folder
@@ -163,7 +163,7 @@ def compare(
     make_folder(root)
     write_json_atomic(root / "comparison.json", {"rows": rows})
     table = comparison_table(rows)
-    _write_text(root / "comparison.md", table)
+    write_text(root / "comparison.md", table)
     report(table)
     return rows
 
@@ -214,8 +214,3 @@ def comparison_table(rows: Sequence[Mapping]) -> str:
             f"| {shown(row['wall_time_s'], '')} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _write_text(path: Path, text: str) -> None:
-    with replace_atomically(path, text=True) as handle:
-        handle.write(text)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, images
-from ..atomic import replace_atomically
+from ..atomic import write_text
 from ..manifest import write_json_atomic
 from ..outputs import make_folder
 from ..settings import RATIO_REFERENCE, Settings
@@ -91,8 +91,7 @@ def parity(
     record = {"ours": str(ours), "authors": str(authors), "ours_size": size, "rows": rows}
     write_json_atomic(folder / "parity.json", record)
     table = parity_table(rows)
-    with replace_atomically(folder / "parity.md", text=True) as handle:
-        handle.write(table)
+    write_text(folder / "parity.md", table)
     _side_by_side(ours, authors, folder / "parity.jpg")
     report(table)
     return record
