@@ -44,21 +44,27 @@ def test_the_weights_command_is_quiet_and_takes_verbose():
         assert process.stderr == "", process.stderr
 
 
+def _fake_tensorflow(monkeypatch, folder, source: str) -> None:
+    """Make ``import tensorflow`` load ``source`` from ``folder``; monkeypatch undoes it."""
+    (folder / "tensorflow").mkdir()
+    (folder / "tensorflow" / "__init__.py").write_text(source)
+    pytest.importorskip("tensorflow")  # the real one, so that monkeypatch puts it back
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    monkeypatch.delenv(VERBOSE_VAR, raising=False)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+
+
 def test_a_failed_import_shows_what_tensorflow_said(monkeypatch, capfd, tmp_path):
     """The hidden lines come back when the import fails: they are the diagnosis."""
     from style_transfer import quiet
 
-    broken = tmp_path / "tensorflow"  # a "tensorflow" that logs to fd 2, then fails
-    broken.mkdir()
-    (broken / "__init__.py").write_text(
+    # a "tensorflow" that logs to fd 2, then fails
+    source = (
         "import os\nos.write(2, b'libcudart.so: cannot open shared object file\\n')\n"
         "raise ImportError('tensorflow is broken')\n"
     )
-    pytest.importorskip("tensorflow")  # the real one, so that monkeypatch puts it back
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "tensorflow")
-    monkeypatch.delenv(VERBOSE_VAR, raising=False)
-    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    _fake_tensorflow(monkeypatch, tmp_path, source)
     with pytest.raises(ImportError, match="broken"):
         quiet.import_tensorflow()
     assert "libcudart.so" in capfd.readouterr().err
@@ -67,17 +73,11 @@ def test_a_failed_import_shows_what_tensorflow_said(monkeypatch, capfd, tmp_path
 def test_a_working_import_hides_what_tensorflow_said(monkeypatch, capfd, tmp_path):
     from style_transfer import quiet
 
-    chatty = tmp_path / "tensorflow"
-    chatty.mkdir()
-    (chatty / "__init__.py").write_text(
+    source = (
         "import os, types\nos.write(2, b'failed call to cuInit\\n')\n"
         "config = types.SimpleNamespace(list_physical_devices=lambda: [])\n"
     )
-    pytest.importorskip("tensorflow")  # the real one, so that monkeypatch puts it back
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "tensorflow")
-    monkeypatch.delenv(VERBOSE_VAR, raising=False)
-    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    _fake_tensorflow(monkeypatch, tmp_path, source)
     module = quiet.import_tensorflow()
     assert module.__file__.startswith(str(tmp_path))
     assert capfd.readouterr().err == ""
