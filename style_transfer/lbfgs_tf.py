@@ -103,15 +103,17 @@ def lbfgs_tf(
     record: Record,
     *,
     host_x: bool = True,
+    theta: float = 1.0,
 ) -> str:
     """Run up to ``iterations`` iterations, calling ``record(x, terms)`` after each; the stop
     reason. ``host_x``: pass x as numpy to ``record`` (else None: nothing of size n leaves the
-    device). On any exit the best point evaluated is offered to ``evaluator.consider``."""
+    device). ``theta``: the first B0 = theta I (1/optimize.loss_scale, as scipy's on the scaled
+    loss). On any exit the best point evaluated is offered to ``evaluator.consider``."""
     n = x0.size
     low, high = _box(bounds, n)
     boxed = bounds is not None and all(np.isfinite(b).all() for b in bounds)  # as scipy's
     s = y = tf.zeros([0, n])  # the correction pairs, one per row, oldest first
-    theta = 1.0  # B0 = theta I, scaled as L-BFGS-B: y.y / s.y of the newest pair
+    theta0 = theta  # B0 = theta I, scaled as L-BFGS-B: y.y / s.y of the newest pair
     terms, g = evaluator.evaluate(x0)  # minimize evaluated x0 already: a cache hit
     x, g = tf.constant(x0, tf.float32), tf.constant(g, tf.float32)
     best, best_terms = x, terms
@@ -120,7 +122,7 @@ def lbfgs_tf(
             d, slope = _direction(x, g, low, high, s, y, tf.constant(theta, tf.float32))
             if not float(slope) < 0 and len(s):  # the model lost its way: start it afresh
                 s = y = tf.zeros([0, n])
-                theta = 1.0
+                theta = theta0
                 d, slope = _direction(x, g, low, high, s, y, tf.constant(theta, tf.float32))
             slope = float(slope)
             if not slope < 0:

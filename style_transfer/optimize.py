@@ -19,6 +19,13 @@ from .errors import InputError, Terminated
 from .evaluator import Evaluator, NonFiniteLossError
 from .settings import OPTIMIZERS
 
+# L-BFGS-B's first step (in a box) is P(x - g): as many grey levels as the gradient is large.
+# On the normalised network that is ~1e-5 (its loss is ~5), a decrease bfloat16's rounding
+# hides, and the run stopped after one iteration. A loss too flat for this is multiplied by a
+# constant so that the first step moves the pixels this far (RMS); a constant factor changes
+# nothing else in L-BFGS (its curvature scale adapts), and steeper losses are left as they are.
+MIN_FIRST_STEP = 100.0  # grey levels, RMS; about the white-noise start's spread (74)
+
 # Called after every iteration with (iteration, x, loss terms).
 IterationCallback = Callable[[int, np.ndarray, np.ndarray], None]
 
@@ -62,8 +69,10 @@ def minimize(
     if optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {optimizer!r}; use {', '.join(OPTIMIZERS)}")
     x0 = np.asarray(x0, np.float64).ravel()
-    history = [evaluator.evaluate(x0)[0]]
+    terms0, grad0 = evaluator.evaluate(x0)
+    history = [terms0]
     done = 0
+    scale = loss_scale(grad0)
 
     def record(x: np.ndarray | None, terms: np.ndarray | None = None) -> None:
         nonlocal done
@@ -77,13 +86,20 @@ def minimize(
     status, reason = Status.COMPLETED, ""
     try:
         if optimizer == "lbfgs":
-            reason = _lbfgs(evaluator, x0, iterations, bounds, lbfgs_history, record)
+            reason = _lbfgs(evaluator, x0, iterations, bounds, lbfgs_history, record, scale)
         elif optimizer == "lbfgs-tf":
             from .lbfgs_tf import lbfgs_tf
 
             host_x = on_iteration is not None  # else x stays on the device between iterations
             reason = lbfgs_tf(
-                evaluator, x0, iterations, bounds, lbfgs_history, record, host_x=host_x
+                evaluator,
+                x0,
+                iterations,
+                bounds,
+                lbfgs_history,
+                record,
+                host_x=host_x,
+                theta=1.0 / scale,
             )
         else:
             reason = _adam(evaluator, x0, iterations, bounds, learning_rate, record)
@@ -100,10 +116,22 @@ def interrupted_by(stop: KeyboardInterrupt) -> str:
     return "terminated by SIGTERM" if isinstance(stop, Terminated) else "interrupted by the user"
 
 
-def _lbfgs(evaluator, x0, iterations, bounds, history_size, record) -> str:
-    """One L-BFGS-B run; tolerances at zero so it runs the requested iterations."""
+def loss_scale(grad0: np.ndarray) -> float:
+    """The factor on the loss that gives L-BFGS a first step of at least MIN_FIRST_STEP."""
+    rms = float(np.sqrt(np.mean(np.square(grad0))))
+    return MIN_FIRST_STEP / rms if 0 < rms < MIN_FIRST_STEP else 1.0
+
+
+def _lbfgs(evaluator, x0, iterations, bounds, history_size, record, scale) -> str:
+    """One L-BFGS-B run on ``scale`` x the loss; tolerances at zero so it runs the requested
+    iterations."""
+
+    def scaled(x: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, grad = evaluator(x)
+        return loss * scale, grad * scale
+
     result = scipy.optimize.minimize(
-        evaluator,
+        evaluator if scale == 1.0 else scaled,
         x0,
         jac=True,
         method="L-BFGS-B",

@@ -188,3 +188,32 @@ def test_unknown_optimizer_is_refused_in_one_line():
         optimize.minimize(evaluator, X0, 3, optimizer="sgd")
     assert "\n" not in str(raised.value)
     assert evaluator.evaluations == 0  # refused before any work
+
+
+class FlatAndRounded(Quadratic):
+    """The quadratic times 1e-9, its loss rounded to bfloat16's 8 significant bits: the
+    normalised network under bfloat16 (loss ~5, gradient ~1e-5 per pixel) in miniature."""
+
+    @staticmethod
+    def _value(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        terms, grad = Quadratic._value(x)
+        bits = np.float32(terms[0] * 1e-9).view(np.uint32) & np.uint32(0xFFFF0000)
+        return np.array([float(bits.view(np.float32))]), grad * 1e-9
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-tf"])
+def test_a_flat_rounded_loss_still_gets_going(optimizer):
+    """Unscaled, the first step P(x - g) moves x by ~1e-8, a decrease the rounding hides:
+    scipy stopped after one iteration with nothing gained. The loss scale gives it a first
+    step of MIN_FIRST_STEP (clipped to the box) and the run goes on to the minimum."""
+    box = (np.full(6, -10.0), np.full(6, 10.0))
+    assert optimize.loss_scale(Quadratic._value(X0)[1] * 1e-9) > 1e9
+    outcome, _ = run(optimizer, 30, FlatAndRounded(), bounds=box)
+    assert outcome.iterations >= 6
+    np.testing.assert_allclose(outcome.x, CENTRE, atol=0.05)
+
+
+def test_the_loss_scale_leaves_steep_losses_alone():
+    assert optimize.loss_scale(np.full(10, 2 * optimize.MIN_FIRST_STEP)) == 1.0
+    assert optimize.loss_scale(np.full(10, optimize.MIN_FIRST_STEP / 4)) == pytest.approx(4.0)
+    assert optimize.loss_scale(np.zeros(10)) == 1.0  # nothing to scale: a stationary start
