@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -242,3 +243,21 @@ def test_reproduce_writes_into_a_git_ignored_folder_by_default():
     )
     assert ignored.returncode == 0, "renders/ is not git-ignored"
     assert tracked.holds_tracked_files(REPO / "results")  # the committed results: refused
+
+
+def test_images_flag_serves_the_normalised_networks_calibration_set(
+    images_dir, monkeypatch, tmp_path
+):
+    """`reproduce calibrate --network normalised --images DIR` stopped with 'no calibration
+    images' when $STYLE_TRANSFER_IMAGES was unset and nothing could be fetched: --images
+    did not reach the calibration set's default. It now does; a variable already set wins."""
+    from style_transfer import normalise
+    from style_transfer.tools import cli as tools_cli
+
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: nothing to fall back on
+    tools_cli._images_for_everything(str(images_dir))
+    found = normalise.calibration_images(None)
+    assert len(found) >= 5 and {p.parent.resolve() for p in found} == {images_dir.resolve()}
+    tools_cli._images_for_everything(str(tmp_path))
+    assert os.environ[data.ENV_VAR] == os.path.abspath(images_dir)

@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-from .. import errors
+from .. import data, errors
 from ..settings import Settings
 from .figures import (
     CALIBRATED,
@@ -133,6 +134,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from ..jobs import placement_from_args
     from .reproduce import reproduce
 
+    _images_for_everything(args.images)
     base = Settings(weights=args.weights, calibration=args.calibration, precision=args.precision)
     if args.figure in PROCEDURES:
         return _procedure(args, base)
@@ -176,9 +178,18 @@ def _procedure(args: argparse.Namespace, base: Settings) -> int:
     return errors.EXIT_OK if record["converged"] else errors.EXIT_SOME_FAILED
 
 
+def _images_for_everything(folder: str | None) -> None:
+    """--images also serves what looks for the paper's images without being told the folder:
+    the normalised network's default calibration set (also in local Ray workers, which
+    inherit the environment). An explicit $STYLE_TRANSFER_IMAGES is left as it is."""
+    if folder is not None:
+        os.environ.setdefault(data.ENV_VAR, os.path.abspath(folder))
+
+
 def _compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
+    _images_for_everything(args.images)
     compare(
         args.out, images_dir=args.images, network=args.network, ratios=args.ratios,
         ratio_scale=args.ratio_scale, weights=args.weights, calibration=args.calibration,
