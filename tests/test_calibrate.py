@@ -22,12 +22,13 @@ from style_transfer.tools.calibrate import Step, next_k, search
 
 
 def power_law(target: float, exponent: float = -0.3, scale: float = 1e9):
-    """A monotone stand-in for a render: L_content = scale * k^exponent."""
+    """A monotone stand-in for a render: L_content = scale * k^exponent, L_style = 1 = the
+    target's, so the balance is L_content / target."""
     made: list[float] = []
 
     def measure(k: float) -> Step:
         made.append(k)
-        return Step(k, scale * k**exponent, 1.0, target)
+        return Step(k, scale * k**exponent, 1.0, target, 1.0)
 
     return measure, made
 
@@ -38,9 +39,9 @@ def test_search_brackets_and_converges_within_its_step_bound(root):
     measure, made = power_law(target, exponent=-0.3)
     steps, converged = search(measure, start=1.0, tolerance=0.05, max_steps=8, report=print)
     assert converged and len(made) <= 8
-    assert abs(steps[-1].ratio - 1) <= 0.05
+    assert abs(steps[-1].balance - 1) <= 0.05
     # the found k gives the target within the tolerance when measured again
-    assert abs(measure(steps[-1].k).ratio - 1) <= 0.05
+    assert abs(measure(steps[-1].k).balance - 1) <= 0.05
     if root not in (1.0,):  # the start itself was off: the search had to move k
         assert len(made) >= 2 and made[0] == 1.0
 
@@ -48,7 +49,7 @@ def test_search_brackets_and_converges_within_its_step_bound(root):
 def test_search_uses_known_steps_and_stops_at_its_bound():
     target = 1e9 * 50.0**-0.3
     measure, made = power_law(target)
-    known = [Step(48.0, 1e9 * 48.0**-0.3, 1.0, target, reused=True)]
+    known = [Step(48.0, 1e9 * 48.0**-0.3, 1.0, target, 1.0, reused=True)]
     steps, converged = search(measure, known, max_steps=3, report=print)
     assert converged and made == [] and steps == known  # 48 is within 5% of the target already
     # nearly flat, the root at k = 1e6: two renders (each at most 100x) cannot reach it
@@ -61,11 +62,21 @@ def test_search_uses_known_steps_and_stops_at_its_bound():
 
 def test_a_bracket_is_kept_and_a_non_monotone_response_refused():
     target = 1.0
-    low, high = Step(0.1, 2.0, 1, target), Step(10.0, 0.5, 1, target)  # root between
+    low, high = Step(0.1, 2.0, 1, target, 1), Step(10.0, 0.5, 1, target, 1)  # root between
     k = next_k([low, high])
     assert 0.1 * 10 ** (0.1 * 2) <= k <= 10 / 10 ** (0.1 * 2)  # kept 10% inside (log k)
     with pytest.raises(InputError, match="does not fall as k rises"):
-        next_k([Step(0.1, 0.5, 1, target), Step(10.0, 2.0, 1, target)])
+        next_k([Step(0.1, 0.5, 1, target, 1), Step(10.0, 2.0, 1, target, 1)])
+
+
+def test_the_balance_is_the_ratio_of_the_two_ratios():
+    """Content 2x theirs and style 0.5x theirs: balance 4 (too stylised: raise k); both
+    losses 0.3x theirs (better on both terms by the same factor): balance 1, found."""
+    assert Step(1.0, 2.0, 0.5, 1.0, 1.0).balance == pytest.approx(4.0)
+    same = Step(1.0, 0.3 * 5e6, 0.3 * 0.14, 5e6, 0.14)
+    assert same.balance == pytest.approx(1.0) and same.content_ratio == pytest.approx(0.3)
+    steps, converged = search(lambda k: pytest.fail("rendered"), [same], report=print)
+    assert converged and steps == [same]
 
 
 # ------------------------------------------------------------------ real renders, tiny
@@ -85,9 +96,10 @@ def test_the_authors_output_is_cropped_out_of_the_screenshot(images_dir: Path):
 def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
     tmp_path: Path, images_dir: Path
 ):
-    base = Settings(size=SIZE, iterations=ITERATIONS)
-    # a target the search must move k to reach: panel C's content loss at k = 0.05
-    goal = calibrate.PanelC(base, tmp_path / "goal", 1.0, images_dir)(0.05).content_loss
+    base = Settings(size=SIZE, iterations=30)  # at 10 the balance hardly responds to k
+    # a target the search must move k to reach: panel C's losses at k = 0.3
+    made = calibrate.PanelC(base, tmp_path / "goal", (1.0, 1.0), images_dir)(0.3)
+    goal = made.content_loss, made.style_loss
     lines: list[str] = []
     record = calibrate.calibrate(
         tmp_path, base, images_dir=images_dir, start=1.0, goal=goal, max_steps=6,
@@ -95,15 +107,16 @@ def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
     )  # fmt: skip
     assert record["converged"], lines
     steps = record["steps"]
-    assert steps[0]["k"] == 1.0 and steps[0]["ratio"] < 0.95  # started off the target
-    assert 2 <= len(steps) <= 6 and abs(steps[-1]["ratio"] - 1) <= 0.05
-    folder = calibrate.calibration_folder(tmp_path, "original", SIZE, ITERATIONS)
+    assert steps[0]["k"] == 1.0 and steps[0]["balance"] < 0.95  # started off the target
+    assert 0.1 < record["k"] < 1.0
+    assert 2 <= len(steps) <= 6 and abs(steps[-1]["balance"] - 1) <= 0.05
+    folder = calibrate.calibration_folder(tmp_path, "original", SIZE, 30)
     assert json.loads((folder / "calibration.json").read_text()) == record
     assert (folder / "calibration.md").read_text().count("\n") == 2 + len(steps)
     assert f"RatioCalibration({record['k']:g}" in lines[-1]
     # rendered again from scratch, the found k gives the target within the tolerance
     again = calibrate.PanelC(base, tmp_path / "again", goal, images_dir)(record["k"])
-    assert not again.reused and abs(again.ratio - 1) <= 0.05
+    assert not again.reused and abs(again.balance - 1) <= 0.05
     # the command again: every render reused, nothing new
     lines.clear()
     rerun = calibrate.calibrate(
@@ -235,7 +248,8 @@ def test_check_sizes_tabulates_panel_c_against_gatys_code(tmp_path, images_dir):
         assert row["content_ratio"] == pytest.approx(
             row["panel_c"]["content_loss"] / row["gatys_code"]["content_loss"]
         )
-        assert row["within"] == (0.85 <= row["content_ratio"] <= 1.15)
+        assert row["balance"] == pytest.approx(row["content_ratio"] / row["style_ratio"])
+        assert row["within"] == (0.85 <= row["balance"] <= 1.15)
     table = (tmp_path / "calibrate" / "check-sizes-original.md").read_text()
     assert table.count("\n") == 4
 

@@ -1,21 +1,28 @@
 """Calibrate the paper's alpha/beta against the authors' own output: one factor k per network.
 
 The paper's printed alpha/beta do not give its look with its formulas on our networks
-(results/README.md); the authors' own implementation is the ground truth we have. So:
-the target is the content loss of the authors' output for Tübingen x The Starry Night
-(``compare.authors_output``, resized to the panel's size), scored under the paper
-objective on the network being calibrated; k is the factor on all of the paper's
-alpha/beta at which our Figure 2 panel C (paper preset, noise seed 0) has that content
-loss within ``TOLERANCE``.
+(results/README.md); the authors' own implementation is the ground truth we have. Their
+output for Tübingen x The Starry Night (``compare.authors_output``, resized to the panel's
+size) is scored under the paper objective on the network being calibrated, and so is our
+Figure 2 panel C (paper preset, noise seed 0) at a trial k.
 
-The search (``search``) works on f(log k) = log(L_content(k) / target), which falls as k
-rises (more content weight, less content loss): from one point it steps with a prior
-slope, from two on one side by their secant, and once the root is bracketed by the
-secant kept inside the bracket (bisection when it stalls), at most ``MAX_STEPS`` renders.
-Every step is one render, saved with its manifest in the calibration folder and reused
-when the command runs again. ``check_sizes`` then renders panel C at other sizes with
-the calibrated k beside the ``gatys-code`` preset (whose mean losses make its look
-size-invariant) and tabulates their content-loss ratio (target ``CHECK_RANGE``).
+Criterion: the *balance*. k is the factor on all of the paper's alpha/beta at which panel
+C's content loss and style loss are the same multiple of the authors' output's:
+(L_content / theirs) / (L_style / theirs) = 1 within ``TOLERANCE``. Matching the content
+loss alone (the first criterion tried) gives the wrong picture on both networks: their image
+was optimised for another objective (layer weights 1e3/N_l^2, a start from the photo), so it
+lies above our content/style trade-off curve, higher in *both* losses than our images of the
+same look, and the point of our curve with their content loss is far more stylised than
+their picture (the town dissolves). Their balance between the two terms is what carries over.
+
+The search (``search``) works on f(log k) = log(balance), which falls as k rises (more
+content weight: less content loss, more style loss): from one point it steps with a prior
+slope, from two on one side by their secant, and once the root is bracketed by the secant
+kept inside the bracket (bisection when it stalls), at most ``MAX_STEPS`` renders. Every
+step is one render, saved with its manifest in the calibration folder and reused when the
+command runs again. ``check_sizes`` then renders panel C at other sizes with the calibrated
+k beside the ``gatys-code`` preset (whose mean losses make its look size-invariant) and
+tabulates the same balance against it (target ``CHECK_RANGE``).
 """
 
 from __future__ import annotations
@@ -39,37 +46,47 @@ from .compare import AUTHORS_PANEL, authors_output
 from .figures import CALIBRATION, figure_spec, panel_settings, ratio_scale_value
 from .reproduce import render_panel, reusable
 
-TOLERANCE = 0.05  # |L_content / target - 1| at which k counts as found
+TOLERANCE = 0.05  # |balance - 1| at which k counts as found
 MAX_STEPS = 8  # renders per calibration, at most
-# d log L_content / d log k at the first step: measured at 512 px, original network, 500
-# iterations (results/README.md): alpha/beta 1e-3 -> 1.35e10, 1e-4 -> 2.40e10.
-PRIOR_SLOPE = math.log(1.35e10 / 2.40e10) / math.log(10.0)
+# d log balance / d log k for the first step: measured at 512 px, 500 iterations,
+# -1.17 on the original network (k = 1 and 0.0141), -0.79 on the normalised (3e-5, 3e-7).
+PRIOR_SLOPE = -1.0
 MAX_LOG_STEP = math.log(100.0)  # k moves at most 100x per step outside a bracket
-CHECK_RANGE = (0.85, 1.15)  # panel C's content loss / gatys-code's at the same size
+CHECK_RANGE = (0.85, 1.15)  # panel C's balance against gatys-code's at the same size
 
 
 @dataclass(frozen=True)
 class Step:
-    """One render of the search: its k, losses and where it is."""
+    """One render of the search: its k, its losses and the authors' (the targets)."""
 
     k: float
     content_loss: float
     style_loss: float
-    target: float
+    content_target: float
+    style_target: float
     image: str | None = None
     reused: bool = False
 
     @property
-    def ratio(self) -> float:
-        """content loss / target: > 1 too stylised (raise k), < 1 too photographic."""
-        return self.content_loss / self.target
+    def content_ratio(self) -> float:
+        return self.content_loss / self.content_target
+
+    @property
+    def style_ratio(self) -> float:
+        return self.style_loss / self.style_target
+
+    @property
+    def balance(self) -> float:
+        """content ratio / style ratio: > 1 too stylised (raise k), < 1 too photographic."""
+        return self.content_ratio / self.style_ratio
 
     @property
     def error(self) -> float:
-        return math.log(self.ratio)
+        return math.log(self.balance)
 
     def as_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "ratio": self.ratio}
+        ratios = ("content_ratio", "style_ratio", "balance")
+        return {**dataclasses.asdict(self), **{name: getattr(self, name) for name in ratios}}
 
 
 def _round(k: float) -> float:
@@ -95,8 +112,8 @@ def next_k(steps: Sequence[Step], start: float = 1.0, slope: float = PRIOR_SLOPE
             return _round(math.exp(x))
     if min(fs) < 0 < max(fs):  # both signs, but no rise-to-fall pair in k order
         raise InputError(
-            "the content loss does not fall as k rises in these renders "
-            f"({', '.join(f'k={s.k:g}: {s.ratio:.3f}' for s in ordered)}); the search "
+            "the balance (content ratio / style ratio) does not fall as k rises in these "
+            f"renders ({', '.join(f'k={s.k:g}: {s.balance:.3f}' for s in ordered)}); the search "
             "needs a monotone response: render more iterations, or give --k-start"
         )
     # One side only: step from the point nearest the target, with the secant of the two
@@ -125,7 +142,7 @@ def search(
     max_steps: int = MAX_STEPS,
     report: Callable[[str], None] = print,
 ) -> tuple[list[Step], bool]:
-    """Steps until one's content loss is within ``tolerance`` of the target.
+    """Steps until one's balance is within ``tolerance`` of 1.
 
     ``measure(k)`` renders (or reuses) one panel; ``known``: steps already made (reused,
     not counted against ``max_steps``). Returns every step in order and whether it converged.
@@ -135,7 +152,7 @@ def search(
     steps = list(known)
     rendered = 0
     while True:
-        if any(abs(s.ratio - 1.0) <= tolerance for s in steps):
+        if any(abs(s.balance - 1.0) <= tolerance for s in steps):
             return steps, True
         if rendered >= max_steps:
             return steps, False
@@ -146,8 +163,9 @@ def search(
         rendered += not step.reused
         steps.append(step)
         report(
-            f"[calibrate] step {len(steps)}: k = {step.k:g}, content loss {step.content_loss:.4g}"
-            f" = {step.ratio:.3f} x target, style loss {step.style_loss:.4g}"
+            f"[calibrate] step {len(steps)}: k = {step.k:g}: content loss {step.content_loss:.4g}"
+            f" = {step.content_ratio:.3f} x theirs, style loss {step.style_loss:.4g} = "
+            f"{step.style_ratio:.3f} x theirs, balance {step.balance:.3f}"
             + (" (reused)" if step.reused else "")
         )
 
@@ -186,13 +204,14 @@ def target(base: Settings, images_dir: str | os.PathLike | None = None) -> dict:
 
 
 class PanelC:
-    """Renders (or reuses) panel C at a given k and scores the saved PNG."""
+    """Renders (or reuses) panel C at a given k and scores the saved PNG; ``goal``: the
+    (content, style) losses it is measured against."""
 
     def __init__(
         self,
         base: Settings,
         folder: Path,
-        goal: float,
+        goal: tuple[float, float],
         images_dir: str | os.PathLike | None = None,
         *,
         report: Callable[[str], None] = print,
@@ -209,7 +228,8 @@ class PanelC:
         from ..api import score
 
         scored = score(path, self.content, self.style, objective_settings(self.base))
-        return Step(k, scored["content_loss"], scored["style_loss"], self.goal, str(path), reused)
+        losses = scored["content_loss"], scored["style_loss"]
+        return Step(k, *losses, *self.goal, str(path), reused)
 
     def __call__(self, k: float) -> Step:
         path = self.path(k)
@@ -249,24 +269,23 @@ def calibrate(
     tolerance: float = TOLERANCE,
     max_steps: int = MAX_STEPS,
     report: Callable[[str], None] = print,
-    goal: float | None = None,
+    goal: tuple[float, float] | None = None,
 ) -> dict:
     """Find k for ``base``'s network, size and iterations; write ``calibration.json`` and
     ``calibration.md`` in the calibration folder; return the record.
 
-    ``start``: the first k (default: the network's recorded k); ``goal``: a target content
-    loss instead of the authors' output's (tests).
+    ``start``: the first k (default: the network's recorded k); ``goal``: target (content,
+    style) losses instead of the authors' output's (tests).
     """
     resolved = base.resolve()
     folder = calibration_folder(out, resolved.network, resolved.size, resolved.iterations)
     make_folder(folder)
-    scored = None
     if goal is None:
         scored = target(base, images_dir)
-        goal = scored["content_loss"]
+        goal = scored["content_loss"], scored["style_loss"]
     report(
-        f"[calibrate] target: the authors' output at {resolved.size} px, {resolved.network} "
-        f"network: content loss {goal:.4g}"
+        f"[calibrate] target: the balance of the authors' output at {resolved.size} px, "
+        f"{resolved.network} network: content loss {goal[0]:.4g}, style loss {goal[1]:.4g}"
     )
     measure = PanelC(base, folder, goal, images_dir, report=report)
     known = measure.known()
@@ -280,9 +299,9 @@ def calibrate(
     )
     provenance = (
         f"{command} ({datetime.date.today().isoformat()}, precision {resolved.precision}): "
-        f"target content loss {goal:.4g} (the authors' output at {resolved.size} px), "
-        f"panel C at k = {found.k:g}: {found.content_loss:.4g} = {found.ratio:.3f} x target"
-        f"{'' if converged else ' (NOT within the tolerance)'}"
+        f"panel C at k = {found.k:g} has {found.content_ratio:.3f} x the content loss and "
+        f"{found.style_ratio:.3f} x the style loss of the authors' output at {resolved.size} "
+        f"px (balance {found.balance:.3f}){'' if converged else ' (NOT within the tolerance)'}"
     )
     record = {
         "network": resolved.network,
@@ -290,7 +309,8 @@ def calibrate(
         "iterations": resolved.iterations,
         "precision": resolved.precision,
         "tolerance": tolerance,
-        "target": {"content_loss": goal, "style_loss": scored and scored["style_loss"]},
+        "criterion": "balance: (content loss / theirs) / (style loss / theirs) = 1",
+        "target": {"content_loss": goal[0], "style_loss": goal[1]},
         "steps": [s.as_dict() for s in steps],
         "converged": converged,
         "k": found.k,
@@ -309,7 +329,7 @@ def calibrate(
     else:
         report(
             f"[calibrate] not converged in {max_steps} renders; best k = {found.k:g} "
-            f"({found.ratio:.3f} x target). Run the same command again to continue "
+            f"(balance {found.balance:.3f}). Run the same command again to continue "
             "(the renders are reused), or raise --max-steps"
         )
     return record
@@ -317,13 +337,15 @@ def calibrate(
 
 def steps_table(steps: Sequence[Step]) -> str:
     lines = [
-        "| step | k | content loss | style loss | content ÷ target | image |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| step | k | content loss | style loss | content ÷ theirs | style ÷ theirs "
+        "| balance | image |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for i, s in enumerate(steps, 1):
         name = Path(s.image).name if s.image else "—"
         lines.append(
-            f"| {i} | {s.k:g} | {s.content_loss:.4g} | {s.style_loss:.4g} | {s.ratio:.3f} "
+            f"| {i} | {s.k:g} | {s.content_loss:.4g} | {s.style_loss:.4g} "
+            f"| {s.content_ratio:.3f} | {s.style_ratio:.3g} | {s.balance:.3f} "
             f"| {name}{' (reused)' if s.reused else ''} |"
         )
     return "\n".join(lines) + "\n"
@@ -339,7 +361,8 @@ def check_sizes(
     report: Callable[[str], None] = print,
 ) -> list[dict]:
     """Panel C with k (``ratio_scale``) beside ``gatys-code`` at each size, both scored
-    under the paper objective on ``base``'s network; ``check-sizes-NETWORK.md/.json``."""
+    under the paper objective on ``base``'s network: panel C's balance against gatys-code's
+    output, as ``calibrate`` measures it against the authors'; ``check-sizes-NETWORK.md/.json``."""
     from ..api import score
 
     resolved = base.resolve()
@@ -351,7 +374,7 @@ def check_sizes(
     for size in sizes:
         at_size = dataclasses.replace(base, size=size)
         folder = calibration_folder(out, resolved.network, size, resolved.iterations)
-        ours = PanelC(at_size, folder, 1.0, images_dir, report=report)(k)
+        ours = PanelC(at_size, folder, (1.0, 1.0), images_dir, report=report)(k)
         code = Settings(preset="gatys-code", size=size, iterations=resolved.iterations,
                         weights=base.weights, precision=base.precision)  # fmt: skip
         code_path = Path(out) / "calibrate" / f"gatys-code-{size}px-{resolved.iterations}it"
@@ -361,6 +384,7 @@ def check_sizes(
             render_panel(f"check {size} px gatys-code", code_path, code, content, style, report)
         reference = score(code_path, content, style, objective_settings(base))
         ratio = ours.content_loss / reference["content_loss"]
+        balance = ratio / (ours.style_loss / reference["style_loss"])
         rows.append({
             "size": size, "k": k, "network": resolved.network,
             "panel_c": {"content_loss": ours.content_loss, "style_loss": ours.style_loss,
@@ -369,7 +393,8 @@ def check_sizes(
                            "style_loss": reference["style_loss"], "image": str(code_path)},
             "content_ratio": ratio,
             "style_ratio": ours.style_loss / reference["style_loss"],
-            "within": CHECK_RANGE[0] <= ratio <= CHECK_RANGE[1],
+            "balance": balance,
+            "within": CHECK_RANGE[0] <= balance <= CHECK_RANGE[1],
         })  # fmt: skip
     root = Path(out) / "calibrate"
     make_folder(root)
@@ -383,15 +408,15 @@ def check_sizes(
 def sizes_table(rows: Sequence[dict]) -> str:
     low, high = CHECK_RANGE
     lines = [
-        f"| size | k | C content | gatys-code content | content ratio (target {low}–{high}) "
-        "| C style | gatys-code style | style ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| size | k | C content | gatys-code content | content ratio | C style "
+        f"| gatys-code style | style ratio | balance (target {low}–{high}) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         c, g = r["panel_c"], r["gatys_code"]
         lines.append(
             f"| {r['size']} | {r['k']:g} | {c['content_loss']:.4g} | {g['content_loss']:.4g} "
-            f"| {r['content_ratio']:.3f} {'ok' if r['within'] else 'OUT'} "
-            f"| {c['style_loss']:.4g} | {g['style_loss']:.4g} | {r['style_ratio']:.3f} |"
+            f"| {r['content_ratio']:.3f} | {c['style_loss']:.4g} | {g['style_loss']:.4g} "
+            f"| {r['style_ratio']:.3f} | {r['balance']:.3f} {'ok' if r['within'] else 'OUT'} |"
         )
     return "\n".join(lines) + "\n"

@@ -47,13 +47,14 @@ class RatioCalibration:
     """k: one factor on all of the paper's alpha/beta for a network, and how it was found.
 
     Found by ``python -m style_transfer reproduce calibrate --network NETWORK``
-    (tools/calibrate.py): the k at which Figure 2 panel C has the content loss of the
-    authors' own output at the same size (paper objective, that network). Until measured,
+    (tools/calibrate.py): the k at which Figure 2 panel C has the balance of the authors'
+    own output at the same size: its content and style losses the same multiple of theirs
+    (paper objective, that network). Until measured,
     k = 1 (the printed alpha/beta) and the provenance says so.
     """
 
     k: float
-    provenance: str  # command, date, size, iterations, target, achieved ratio
+    provenance: str  # command, date, size, iterations, the ratios and balance achieved
 
     @property
     def measured(self) -> bool:
