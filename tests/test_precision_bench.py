@@ -33,4 +33,6 @@ def test_precision_panels_score_in_float32_and_write_pairs(tmp_path: Path):
     assert row["auto"]["precision"]["used"] == "float32"
     assert row["auto_over_float32"] == 1.0 and row["within_half_percent"]
     assert Path(row["side_by_side"]).is_file() and Path(row["float32"]["image"]).is_file()
+    # the images scored are the ones optimised: lossless (a JPEG's style loss is ~12x off)
+    assert all(Path(row[p]["image"]).suffix == ".png" for p in ("float32", "auto"))
     json.dumps(row)

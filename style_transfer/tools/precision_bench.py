@@ -148,7 +148,7 @@ def precision_panels(
         for precision in ("float32", "auto"):
             base = Settings(size=size, iterations=iterations, precision=precision, weights=weights)
             settings = panel_settings(panel, base)
-            path = root / f"{key}_{panel.style}_{size}_{precision}.jpg"
+            path = root / f"{key}_{panel.style}_{size}_{precision}.png"  # lossless: scored
             result = transfer(content, style, settings, output=path, progress=False)
             rescored = score(path, content, style, settings)  # always float32
             row[precision] = {
