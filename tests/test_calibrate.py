@@ -113,6 +113,7 @@ def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
     folder = calibrate.calibration_folder(tmp_path, "original", SIZE, 30)
     assert json.loads((folder / "calibration.json").read_text()) == record
     assert (folder / "calibration.md").read_text().count("\n") == 2 + len(steps)
+    assert (folder / "calibration.jpg").stat().st_size > 0  # the renders side by side
     assert f"RatioCalibration({record['k']:g}" in lines[-1]
     # rendered again from scratch, the found k gives the target within the tolerance
     again = calibrate.PanelC(base, tmp_path / "again", goal, images_dir)(record["k"])

@@ -18,9 +18,10 @@ from style_transfer.errors import InputError, ResourceError
 from style_transfer.manifest import manifest_path
 from style_transfer.settings import Settings
 from style_transfer.tools import compare, reproduce, tracked
-from style_transfer.tools.figures import figure_spec, panel_settings
+from style_transfer.tools.figures import CALIBRATION, figure_spec, panel_settings
 
 SIZE, ITERATIONS = 64, 2
+K = CALIBRATION["original"].k  # the default --ratio-scale calibrated on the default network
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -86,7 +87,7 @@ def test_reproduce_all_writes_every_panel_and_figure(rendered):
             manifest = json.loads(manifest_path(path).read_text())
             assert manifest["optimizer"]["iterations"] == ITERATIONS
             assert max(manifest["sizes"]["output"]) == SIZE
-            assert math.isclose(manifest["settings"]["ratio"], panel.ratio)
+            assert math.isclose(manifest["settings"]["ratio"], panel.ratio * K)
             assert manifest["inputs"]["style"]["path"].endswith(
                 data.paper_image(panel.style).filename
             )
@@ -128,13 +129,13 @@ def test_a_panel_from_before_a_setting_existed_is_reused_at_its_default(
     base = Settings(size=SIZE, iterations=ITERATIONS)
     content = data.image_path("tubingen", images_dir)
     style = data.image_path(panel.style, images_dir)
-    assert reproduce.reusable(copy, panel_settings(panel, base), content, style)
+    assert reproduce.reusable(copy, panel_settings(panel, base, K), content, style)
     # It ran float32: that answers an explicit float32 and the default auto, not mixed.
     for same in ("float32", "auto"):
-        request = panel_settings(panel, dataclasses.replace(base, precision=same))
+        request = panel_settings(panel, dataclasses.replace(base, precision=same), K)
         assert reproduce.reusable(copy, request, content, style)
     for changed in ({"scales": 2}, {"precision": "mixed"}):
-        request = panel_settings(panel, dataclasses.replace(base, **changed))
+        request = panel_settings(panel, dataclasses.replace(base, **changed), K)
         assert not reproduce.reusable(copy, request, content, style)
 
 
@@ -150,7 +151,7 @@ def test_an_image_that_does_not_match_its_manifest_is_rendered_again(
     assert manifest["output"]["sha256"] == images.image_digest(source)
     copy = tmp_path / source.name
     manifest_path(copy).write_text(manifest_path(source).read_text())
-    request = panel_settings(panel, Settings(size=SIZE, iterations=ITERATIONS))
+    request = panel_settings(panel, Settings(size=SIZE, iterations=ITERATIONS), K)
     content = data.image_path("tubingen", images_dir)
     style = data.image_path(panel.style, images_dir)
     copy.write_bytes(source.read_bytes())

@@ -44,6 +44,7 @@ from ..outputs import make_folder
 from ..settings import Settings
 from .compare import AUTHORS_PANEL, authors_output
 from .figures import CALIBRATION, figure_spec, panel_settings, ratio_scale_value
+from .parity import side_by_side
 from .reproduce import render_panel, reusable
 
 TOLERANCE = 0.05  # |balance - 1| at which k counts as found
@@ -275,11 +276,13 @@ def calibrate(
     ``calibration.md`` in the calibration folder; return the record.
 
     ``start``: the first k (default: the network's recorded k); ``goal``: target (content,
-    style) losses instead of the authors' output's (tests).
+    style) losses instead of the authors' output's (tests). ``calibration.jpg``: the authors'
+    output beside every render, k falling from left to right.
     """
     resolved = base.resolve()
     folder = calibration_folder(out, resolved.network, resolved.size, resolved.iterations)
     make_folder(folder)
+    scored = None
     if goal is None:
         scored = target(base, images_dir)
         goal = scored["content_loss"], scored["style_loss"]
@@ -319,6 +322,20 @@ def calibrate(
     write_json_atomic(folder / "calibration.json", record)
     table = steps_table(steps)
     write_text(folder / "calibration.md", table)
+    theirs = (
+        []
+        if scored is None
+        else [("the authors' output", authors_output(images_dir, resolved.size))]
+    )
+    renders = [
+        (
+            f"k = {s.k:g}: content {s.content_ratio:.2f}x, style {s.style_ratio:.2g}x theirs",
+            Path(s.image),
+        )
+        for s in sorted(steps, key=lambda s: -s.k)
+        if s.image
+    ]
+    side_by_side(theirs + renders, folder / "calibration.jpg")
     report(table)
     if converged:
         report(

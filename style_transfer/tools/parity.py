@@ -10,7 +10,7 @@ iterations), crops the authors' output out of their notebook's screenshot
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +92,10 @@ def parity(
     write_json_atomic(folder / "parity.json", record)
     table = parity_table(rows)
     write_text(folder / "parity.md", table)
-    _side_by_side(ours, authors, folder / "parity.jpg")
+    side_by_side(
+        [(f"ours: gatys-code preset ({ours.stem})", ours), ("the authors' notebook", authors)],
+        folder / "parity.jpg",
+    )
     report(table)
     return record
 
@@ -113,17 +116,17 @@ def parity_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _side_by_side(ours: Path, authors: Path, path: Path) -> Path:
+def side_by_side(items: Sequence[tuple[str, Path | np.ndarray]], path: Path) -> Path:
+    """The images in one row, each under its title, saved as one figure (for looking)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 4.2), dpi=100)
+    figure = Figure(figsize=(5 * len(items), 4.2), dpi=100)
     FigureCanvasAgg(figure)
-    for ax, (title, file) in zip(
-        figure.subplots(1, 2),
-        ((f"ours: gatys-code preset ({ours.stem})", ours), ("the authors' notebook", authors)),
-    ):
-        ax.imshow(images.load_image(file).astype(np.uint8))
+    axes = figure.subplots(1, len(items), squeeze=False)[0]
+    for ax, (title, picture) in zip(axes, items):
+        pixels = images.load_image(picture) if isinstance(picture, Path) else picture
+        ax.imshow(np.asarray(pixels).astype(np.uint8))
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
