@@ -262,3 +262,10 @@ def test_images_flag_serves_the_normalised_networks_calibration_set(
     assert len(found) >= 5 and {p.parent.resolve() for p in found} == {images_dir.resolve()}
     tools_cli._images_for_everything(str(tmp_path))
     assert os.environ[data.ENV_VAR] == os.path.abspath(images_dir)
+
+
+def test_a_figures_title_says_how_its_ratios_were_scaled():
+    """The panel labels show the paper's alpha/beta; the title says what multiplied them."""
+    assert reproduce.scaled(0.6, "calibrated") == "× k = 0.6 (calibrated)"
+    assert reproduce.scaled(1.0, "printed") == "as printed"
+    assert reproduce.scaled(0.1, 0.1) == "× 0.1"

@@ -134,9 +134,17 @@ def reproduce(
         if all(job is None or done[Path(job.output).resolve()] for _, job in mine):
             results = {key: None if job is None else Path(job.output) for key, job in mine}
             folder = root / folder_name(spec.name, ratio_scale)
-            written += _lay_out(spec, results, folder, content, images_dir, report)
+            titled = dataclasses.replace(spec, title=f"{spec.title}, {scaled(scale, ratio_scale)}")
+            written += _lay_out(titled, results, folder, content, images_dir, report)
     outcome.raise_if_unfinished()
     return written
+
+
+def scaled(scale: float, ratio_scale: str | float) -> str:
+    """How the figure's alpha/beta were scaled, for its title: the labels show the paper's."""
+    if ratio_scale == CALIBRATED:
+        return f"× k = {scale:g} (calibrated)"
+    return "as printed" if scale == 1.0 else f"× {scale:g}"
 
 
 def _lay_out(
