@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import InputError
 from .network import deepest as deepest_of
 from .network import layers_up_to
-from .settings import Settings
+from .settings import LBFGS_HISTORY, Settings
 
 GIB = 2**30
 BASE_BYTES = int(0.85 * GIB)  # Python + TensorFlow + the weights + the traced function
@@ -50,7 +50,7 @@ def estimate_bytes(
     shape: tuple[int, int],
     deepest: str = "block5_conv1",
     *,
-    lbfgs_history: int = 20,
+    lbfgs_history: int = LBFGS_HISTORY,
     style_shapes: Sequence[tuple[int, int]] = (),
 ) -> int:
     """Estimated peak resident bytes of a run producing an image of ``shape`` (height, width)."""
@@ -81,7 +81,7 @@ def largest_fitting_size(
     shape: tuple[int, int],
     budget: float,
     deepest: str,
-    lbfgs_history: int = 20,
+    lbfgs_history: int = LBFGS_HISTORY,
     *,
     styles: int = 1,
     style_scale: float = 1.0,

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from .errors import InputError, Terminated
 from .evaluator import Evaluator, NonFiniteLossError
-from .settings import OPTIMIZERS
+from .settings import LBFGS_HISTORY, OPTIMIZERS
 
 # L-BFGS-B's first step (in a box) is P(x - g): as many grey levels as the gradient is large.
 # On the normalised network that is ~1e-5 (its loss is ~5), a decrease bfloat16's rounding
@@ -57,7 +57,7 @@ def minimize(
     *,
     optimizer: str = "lbfgs",
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
-    lbfgs_history: int = 20,
+    lbfgs_history: int = LBFGS_HISTORY,
     learning_rate: float = 10.0,
     on_iteration: IterationCallback | None = None,
 ) -> Outcome:

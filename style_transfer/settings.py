@@ -18,6 +18,10 @@ from .presets import PRESETS, RATIO_REFERENCE, Preset, content_weight_scale
 from .resolved import ResolvedSettings
 
 OPTIMIZERS = ("lbfgs", "adam", "lbfgs-tf")  # lbfgs-tf: opt-in, state on the device (lbfgs_tf.py)
+# L-BFGS correction pairs. scipy's setulb reads and writes its 2 x m x n history (n = 3 values
+# per pixel) at every iteration: at 512 px, m = 20 cost ~0.2 s per iteration, a third
+# of a bfloat16 iteration, for no fewer iterations to the objective (results/BENCHMARKS.md 5.2).
+LBFGS_HISTORY = 10
 INITS = ("noise", "content", "style")
 COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's colours
 HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' default
@@ -109,7 +113,7 @@ class Settings:
         None, "comma-separated, e.g. conv1_1,conv2_1,conv3_1", **OBJECTIVE
     )
     learning_rate: float = option(10.0, "Adam step size")
-    lbfgs_history: int = option(20, "L-BFGS memory: correction pairs kept")
+    lbfgs_history: int = option(LBFGS_HISTORY, "L-BFGS memory: correction pairs kept")
     save_every: int = option(0, "also save every K iterations", shown_default="0: off")
     weights: str | None = option(
         None, "local VGG19 notop .h5 file (or set STYLE_TRANSFER_WEIGHTS)", **OBJECTIVE

@@ -95,6 +95,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "where their settings match; a JPEG panel never answers a PNG one)",
     )
     add_setting_flag(run, "precision")
+    add_setting_flag(run, "lbfgs_history")  # the committed figures used 20 (results/README)
     calibrate = run.add_argument_group("reproduce calibrate")
     calibrate.add_argument(
         "--check-sizes",
@@ -135,7 +136,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
     _images_for_everything(args.images)
-    base = Settings(weights=args.weights, calibration=args.calibration, precision=args.precision)
+    base = Settings(
+        weights=args.weights, calibration=args.calibration, precision=args.precision,
+        lbfgs_history=args.lbfgs_history,
+    )  # fmt: skip
     if args.figure in PROCEDURES:
         return _procedure(args, base)
     reproduce(

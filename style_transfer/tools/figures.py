@@ -65,16 +65,16 @@ CALIBRATION: dict[str, RatioCalibration] = {
     "original": RatioCalibration(
         0.6,
         "python -m style_transfer reproduce calibrate --network original --size 512 "
-        "--iterations 500 (2026-12-03, precision auto): panel C at k = 0.6 has 0.409 x the "
-        "content loss and 0.405 x the style loss of the authors' output at 512 px (balance "
-        "1.010); results/calibration/original-512px-500it",
+        "--iterations 500 --lbfgs-history 20 (2026-12-03, precision auto): panel C at "
+        "k = 0.6 has 0.409 x the content loss and 0.405 x the style loss of the authors' "
+        "output at 512 px (balance 1.010); results/calibration/original-512px-500it",
     ),
     "normalised": RatioCalibration(
         4.495e-05,
         "python -m style_transfer reproduce calibrate --network normalised --size 512 "
-        "--iterations 500 (2026-12-03, precision auto): panel C at k = 4.495e-05 has 0.261 x "
-        "the content loss and 0.262 x the style loss of the authors' output at 512 px "
-        "(balance 0.997); results/calibration/normalised-512px-500it",
+        "--iterations 500 --lbfgs-history 20 (2026-12-03, precision auto): panel C at "
+        "k = 4.495e-05 has 0.261 x the content loss and 0.262 x the style loss of the "
+        "authors' output at 512 px (balance 0.997); results/calibration/normalised-512px-500it",
     ),
 }
 CONTENT_LABEL = "A  Neckarfront, Tübingen (photo: A. Praefcke, CC BY 3.0)"
