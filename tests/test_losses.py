@@ -35,6 +35,30 @@ def test_gram_matches_numpy():
     )
 
 
+def test_gram_gradient_matches_the_closed_form_and_finite_differences():
+    """The one-product gradient (losses._self_product) against d/dF sum(W * F^T F) =
+    F (W + W^T) in numpy, for a W that is not symmetric, and against central differences."""
+    features = rng.normal(size=(1, 4, 3, 5))
+    weights = rng.normal(size=(5, 5))  # not symmetric: both halves of the formula count
+    x = tf.constant(features, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(weights * gram_matrix(x, by_positions=True))
+    got = tape.gradient(loss, x).numpy()
+    flat = features.reshape(-1, 5)
+    expected = (flat @ (weights + weights.T) / 12).reshape(features.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+    def value(f: np.ndarray) -> float:
+        return float(np.sum(weights * numpy_gram(f) / 12))
+
+    step, index = 1e-6, (0, 2, 1, 3)
+    up, down = features.copy(), features.copy()
+    up[index] += step
+    down[index] -= step
+    assert got[index] == pytest.approx((value(up) - value(down)) / (2 * step), rel=1e-6)
+
+
 def test_content_loss_matches_numpy():
     f = rng.normal(size=(1, 4, 3, 8)).astype(np.float32)
     p = rng.normal(size=(1, 4, 3, 8)).astype(np.float32)
