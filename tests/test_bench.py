@@ -61,13 +61,14 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
         assert size[key] > 0, key
     assert size["evaluator_over_floor_float32"] == size["evaluator_s_float32"] / size["floor_s"]
     assert size["speedup_over_common"] == size["common_step_s"] / size["evaluator_s_float32"]
-    lbfgs = size["lbfgs"]
+    lbfgs = size["lbfgs_float32"]
     # the history fills untimed, then the 2 timed iterations
     assert lbfgs["history"] == LBFGS_HISTORY and lbfgs["iterations"] == LBFGS_HISTORY + 2
     assert lbfgs["steady_iterations"] == 2 and lbfgs["evaluations_per_iteration"] >= 1
     # < 1: the timing wrapper on Evaluator.compute saw the evaluations (else inside TF = 0)
     assert 0 <= lbfgs["outside_tf_share"] < 1
-    assert size["lbfgs_iteration_over_floor"] == lbfgs["s_per_iteration"] / size["floor_s"]
+    over = size["lbfgs_iteration_over_floor_float32"]
+    assert over == lbfgs["s_per_iteration"] / size["floor_s"]
     for mode in ("ours", "common"):
         rss = size["rss"][mode]
         assert rss["peak_rss_bytes"] >= rss["baseline_rss_bytes"] > 0, rss

@@ -5,13 +5,17 @@ from pathlib import Path
 
 import pytest
 
+from style_transfer.settings import LBFGS_HISTORY
 from style_transfer.tools import precision_bench
 
 
 @pytest.mark.slow
 def test_time_to_objective_stops_auto_once_within_1pct(machine_precision):
-    (record,) = precision_bench.time_to_objective([32], iterations=6, every=2)
+    (record,) = precision_bench.time_to_objective([32], iterations=6, every=2, histories=(3,))
     reference, auto = record["float32"], record["auto"]
+    assert reference["lbfgs_history"] == auto["lbfgs_history"] == LBFGS_HISTORY
+    assert record["auto_history_3"]["lbfgs_history"] == 3  # the same target, another history
+    assert record["auto_history_3"]["precision"]["requested"] == "auto"
     assert [i for _, i, _ in reference["trace"]] == [0, 2, 4, 6]  # scored every 2 and the last
     assert record["target_total_float32"] == reference["trace"][-1][2]
     assert reference["iterations_to_within_1pct"] <= 6

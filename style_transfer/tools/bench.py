@@ -107,7 +107,7 @@ def measure_size(
     """Interleaved rounds of floor / ours (per precision) / common at one size; medians."""
     height, width = image_shape(size)
     ours = {p: build_ours(size, p, weights) for p in precisions}
-    evaluator, x0, extractor, deepest = ours[precisions[0]]
+    extractor, deepest = ours[precisions[0]][2:]  # the floor is the first precision's network
     floor = build_floor(extractor, deepest, (height, width, 3))
     candidates: dict[str, Callable[[], object]] = {"floor": floor}
     for precision, (ev, x, _, _) in ours.items():
@@ -139,12 +139,11 @@ def measure_size(
     if common:
         record["common_step_s"] = median["common"]
         record["speedup_over_common"] = median["common"] / median[f"ours_{precisions[0]}"]
-    if iterations:
-        record["lbfgs"] = lbfgs_iterations(evaluator, x0, iterations)
-        if "s_per_iteration" in record["lbfgs"]:  # absent if L-BFGS stopped before the timed ones
-            record["lbfgs_iteration_over_floor"] = (
-                record["lbfgs"]["s_per_iteration"] / median["floor"]
-            )
+    for precision, (ev, x, _, _) in ours.items() if iterations else ():
+        lbfgs = record[f"lbfgs_{precision}"] = lbfgs_iterations(ev, x, iterations)
+        if "s_per_iteration" in lbfgs:  # absent if L-BFGS stopped before the timed ones
+            over = lbfgs["s_per_iteration"] / median["floor"]
+            record[f"lbfgs_iteration_over_floor_{precision}"] = over
     record["load_average"] = os.getloadavg()
     return record
 
@@ -209,7 +208,9 @@ def format_table(report: dict, precisions: Sequence[str] = ("float32",)) -> str:
     head = ["size", "floor s", "GFLOP/s (% matmul)"]
     for precision in precisions:
         head += [f"Evaluator s ({precision})", "x floor"]
-    head += ["L-BFGS it. s", "evals/it.", "outside TF/it.", "common step s", "speed-up"]
+    for precision in precisions:
+        head += [f"L-BFGS it. s ({precision})", "x floor", "evals/it.", "outside TF/it."]
+    head += ["common step s", "speed-up"]
     head += ["peak RSS ours", "peak RSS common"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["sizes"]:
@@ -221,12 +222,18 @@ def format_table(report: dict, precisions: Sequence[str] = ("float32",)) -> str:
         for precision in precisions:
             row += [f"{r[f'evaluator_s_{precision}']:.3f}",
                     f"{r[f'evaluator_over_floor_{precision}']:.3f}"]  # fmt: skip
-        lbfgs = r.get("lbfgs")
-        steady = bool(lbfgs) and "s_per_iteration" in lbfgs
+        for precision in precisions:
+            lbfgs = r.get(f"lbfgs_{precision}")
+            if lbfgs and "s_per_iteration" in lbfgs:
+                row += [
+                    f"{lbfgs['s_per_iteration']:.3f}",
+                    f"{r[f'lbfgs_iteration_over_floor_{precision}']:.2f}",
+                    f"{lbfgs['evaluations_per_iteration']:.2f}",
+                    f"{100 * lbfgs['outside_tf_share']:.1f}%",
+                ]
+            else:
+                row += ["-"] * 4
         row += [
-            f"{lbfgs['s_per_iteration']:.3f}" if steady else "-",
-            f"{lbfgs['evaluations_per_iteration']:.2f}" if steady else "-",
-            f"{100 * lbfgs['outside_tf_share']:.1f}%" if steady else "-",
             f"{r['common_step_s']:.3f}" if "common_step_s" in r else "-",
             f"{r['speedup_over_common']:.2f}x" if "speedup_over_common" in r else "-",
         ]
@@ -271,6 +278,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--every", type=int, default=5,
         help="time-to-objective: score the image every N iterations (5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lbfgs-histories", type=int, nargs="+", metavar="M",
+        help="time-to-objective: auto again with each of these L-BFGS histories (e.g. 5 20)",
     )  # fmt: skip
     parser.add_argument(
         "--out", default="results/precision",

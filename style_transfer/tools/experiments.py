@@ -144,8 +144,10 @@ def run_experiment(args: argparse.Namespace, precisions: tuple[str, ...]) -> lis
         from . import precision_bench
 
         if args.experiment == "time-to-objective":
-            return precision_bench.time_to_objective(args.sizes, args.iterations, args.every,
-                                                     args.weights)  # fmt: skip
+            return precision_bench.time_to_objective(
+                args.sizes, args.iterations, args.every, args.weights,
+                tuple(args.lbfgs_histories or ()),
+            )  # fmt: skip
         return precision_bench.precision_panels(args.out, args.iterations, weights=args.weights)
     return [
         measure_rss("ours", size, args.rss_steps, precisions[0], args.weights)

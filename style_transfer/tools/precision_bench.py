@@ -14,6 +14,7 @@ objectives compared (the issue asks within 0.5%), and the two images side by sid
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -27,8 +28,9 @@ PANELS = (("B", 512), ("C", 512), ("D", 512), ("F", 512), ("C", 256), ("F", 256)
 
 
 def _run(
-    size: int, iterations: int, precision: str, target: float | None, every: int, weights
-) -> dict:
+    size: int, iterations: int, precision: str, target: float | None, every: int, weights,
+    lbfgs_history: int | None = None,
+) -> dict:  # fmt: skip
     """One Tübingen x Starry Night run (paper preset, default settings but ``precision``).
 
     Returns its float32 objective trace ``[(seconds, iteration, total)]``, scoring every
@@ -45,6 +47,8 @@ def _run(
 
     started = time.perf_counter()
     settings = Settings(size=size, iterations=iterations, precision=precision, weights=weights)
+    if lbfgs_history is not None:
+        settings = dataclasses.replace(settings, lbfgs_history=lbfgs_history)
     resolved = settings.resolve()
     exact = Settings(size=size, precision="float32", weights=weights).resolve()
     sources = inputs.load(image_path("tubingen"), image_path("starry_night"), resolved)
@@ -87,6 +91,7 @@ def _run(
 
     return {
         "precision": chosen.resolve(precision).as_dict(),
+        "lbfgs_history": resolved.lbfgs_history,
         "iterations": outcome.iterations,
         "evaluations": outcome.evaluations,
         "trace": trace,
@@ -97,16 +102,23 @@ def _run(
 
 
 def time_to_objective(
-    sizes: list[int], iterations: int = 500, every: int = 5, weights: str | None = None
-) -> list[dict]:
-    """Per size: float32's full run sets the target, then auto runs until within 1% of it."""
+    sizes: list[int], iterations: int = 500, every: int = 5, weights: str | None = None,
+    histories: tuple[int, ...] = (),
+) -> list[dict]:  # fmt: skip
+    """Per size: float32's full run sets the target, then auto runs until within 1% of it;
+    then auto again with each L-BFGS history in ``histories`` (``auto_history_M``)."""
     records = []
     for size in sizes:
         reference = _run(size, iterations, "float32", None, every, weights)
         target = reference["trace"][-1][2]
-        fast = _run(size, 2 * iterations, "auto", target, every, weights)  # room to get there
+        runs = {"float32": reference}
+        runs["auto"] = _run(size, 2 * iterations, "auto", target, every, weights)  # room
+        for history in histories:
+            runs[f"auto_history_{history}"] = _run(
+                size, 2 * iterations, "auto", target, every, weights, history
+            )
         record = {"size": size, "iterations": iterations, "target_total_float32": target}
-        for name, run in (("float32", reference), ("auto", fast)):
+        for name, run in runs.items():
             reached = [t for t, _, total in run["trace"] if total <= target * (1 + TOLERANCE)]
             its = [i for _, i, total in run["trace"] if total <= target * (1 + TOLERANCE)]
             record[name] = {
