@@ -1,5 +1,6 @@
 """The benchmark command runs at a tiny size and writes its JSON; its FLOP count by hand."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ from timeouts import timeout_for
 
 from style_transfer.settings import LBFGS_HISTORY
 from style_transfer.tools import experiments
-from style_transfer.tools.bench import format_table
+from style_transfer.tools.bench import format_table, panel_at_size
 from style_transfer.tools.machine import conv_flops, floor_flops
 from style_transfer.tools.workload import image_shape
 
@@ -85,3 +86,10 @@ def test_coarse_to_fine_experiment_with_its_own_baseline_budget():
     reached = multi["time_to_target_s"]
     finest = multi["per_scale"][-1]["total_history"]
     assert (reached is not None) == (min(finest) <= record["target_total"])
+
+
+def test_panels_flag_reads_key_and_size_and_refuses_the_rest():
+    assert panel_at_size("C:512") == ("C", 512)
+    for bad in ("X:512", "C", "C:", "C:big", "CC:512", ":512", "C:8"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"e\.g\. C:512"):
+            panel_at_size(bad)

@@ -247,6 +247,16 @@ def format_table(report: dict, precisions: Sequence[str] = ("float32",)) -> str:
     return "\n".join(lines)
 
 
+def panel_at_size(text: str) -> tuple[str, int]:
+    """``C:512`` -> ("C", 512): a Figure 2 panel and the longer side to render it at."""
+    key, _, size = text.partition(":")
+    if key not in "BCDEF" or len(key) != 1 or not size.isdigit() or int(size) < 16:
+        raise argparse.ArgumentTypeError(
+            f"expected a panel B-F and a size, e.g. C:512, got {text!r}"
+        )
+    return key, int(size)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` flags (the CLI subcommand's and ``python -m style_transfer.tools.bench``'s)."""
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
@@ -282,6 +292,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lbfgs-histories", type=int, nargs="+", metavar="M",
         help="time-to-objective: auto again with each of these L-BFGS histories (e.g. 5 20)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--panels", type=panel_at_size, nargs="+", metavar="KEY:PX",
+        help="precision-panels: which Figure 2 panels at which sizes (default: "
+        "B:512 C:512 D:512 F:512 C:256 F:256)",
     )  # fmt: skip
     parser.add_argument(
         "--out", default="results/precision",

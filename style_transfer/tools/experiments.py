@@ -148,7 +148,10 @@ def run_experiment(args: argparse.Namespace, precisions: tuple[str, ...]) -> lis
                 args.sizes, args.iterations, args.every, args.weights,
                 tuple(args.lbfgs_histories or ()),
             )  # fmt: skip
-        return precision_bench.precision_panels(args.out, args.iterations, weights=args.weights)
+        return precision_bench.precision_panels(
+            args.out, args.iterations, tuple(args.panels or precision_bench.PANELS),
+            weights=args.weights,
+        )  # fmt: skip
     return [
         measure_rss("ours", size, args.rss_steps, precisions[0], args.weights)
         for size in args.sizes
