@@ -11,7 +11,12 @@ from timeouts import timeout_for
 
 from style_transfer.settings import LBFGS_HISTORY
 from style_transfer.tools import experiments
-from style_transfer.tools.bench import format_table, panel_at_size
+from style_transfer.tools.bench import (
+    add_arguments,
+    format_table,
+    iterations_or_default,
+    panel_at_size,
+)
 from style_transfer.tools.machine import conv_flops, floor_flops
 from style_transfer.tools.workload import image_shape
 
@@ -93,3 +98,17 @@ def test_panels_flag_reads_key_and_size_and_refuses_the_rest():
     for bad in ("X:512", "C", "C:", "C:big", "CC:512", ":512", "C:8"):
         with pytest.raises(argparse.ArgumentTypeError, match=r"e\.g\. C:512"):
             panel_at_size(bad)
+
+
+def test_whole_run_experiments_default_to_500_iterations_and_timings_to_5():
+    def parsed(*flags: str) -> argparse.Namespace:
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        return parser.parse_args(list(flags))
+
+    assert iterations_or_default(parsed("--experiment", "precision-panels")) == 500
+    assert iterations_or_default(parsed("--experiment", "time-to-objective")) == 500
+    assert iterations_or_default(parsed()) == 5  # speed: iterations timed
+    assert (
+        iterations_or_default(parsed("--experiment", "precision-panels", "--iterations", "7")) == 7
+    )
