@@ -21,8 +21,8 @@ def gram_matrix(features: tf.Tensor, *, by_positions: bool = False) -> tf.Tensor
 @tf.custom_gradient
 def _self_product(flat: tf.Tensor) -> tuple[tf.Tensor, object]:
     """FᵀF with its gradient as one M×N×N product, F(U + Uᵀ), where TensorFlow's own
-    gradient of ``matmul(F, F)`` makes two (one per operand) and adds them: the Grams'
-    backward pass costs half, a third of their time per evaluation (~40 ms at 512 px)."""
+    gradient of ``matmul(F, F)`` makes two (one per operand) and adds them: the five Grams
+    at 512 px take 81 ms per evaluation instead of 123 (results/BENCHMARKS.md 5.3)."""
 
     def gradient(upstream: tf.Tensor) -> tf.Tensor:
         return tf.matmul(flat, upstream + tf.transpose(upstream))

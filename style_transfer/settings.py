@@ -19,8 +19,8 @@ from .resolved import ResolvedSettings
 
 OPTIMIZERS = ("lbfgs", "adam", "lbfgs-tf")  # lbfgs-tf: opt-in, state on the device (lbfgs_tf.py)
 # L-BFGS correction pairs. scipy's setulb reads and writes its 2 x m x n history (n = 3 values
-# per pixel) at every iteration: at 512 px, m = 20 cost ~0.2 s per iteration, a third
-# of a bfloat16 iteration, for no fewer iterations to the objective (results/BENCHMARKS.md 5.2).
+# per pixel) at every iteration: at 512 px, m = 20 cost ~0.2 s per iteration, a third of a
+# bfloat16 iteration; m = 10 reaches the same objective 11-14% sooner (BENCHMARKS.md 5.3).
 LBFGS_HISTORY = 10
 INITS = ("noise", "content", "style")
 COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's colours
