@@ -14,7 +14,6 @@ objectives compared (the issue asks within 0.5%), and the two images side by sid
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..outputs import make_folder
+from ..settings import LBFGS_HISTORY
 
 TOLERANCE = 0.01  # "within 1% of the 500-iteration float32 objective"
 PANELS = (("B", 512), ("C", 512), ("D", 512), ("F", 512), ("C", 256), ("F", 256))
@@ -29,7 +29,7 @@ PANELS = (("B", 512), ("C", 512), ("D", 512), ("F", 512), ("C", 256), ("F", 256)
 
 def _run(
     size: int, iterations: int, precision: str, target: float | None, every: int, weights,
-    lbfgs_history: int | None = None,
+    lbfgs_history: int = LBFGS_HISTORY,
 ) -> dict:  # fmt: skip
     """One Tübingen x Starry Night run (paper preset, default settings but ``precision``).
 
@@ -46,9 +46,10 @@ def _run(
     from ..settings import Settings
 
     started = time.perf_counter()
-    settings = Settings(size=size, iterations=iterations, precision=precision, weights=weights)
-    if lbfgs_history is not None:
-        settings = dataclasses.replace(settings, lbfgs_history=lbfgs_history)
+    settings = Settings(
+        size=size, iterations=iterations, precision=precision, weights=weights,
+        lbfgs_history=lbfgs_history,
+    )  # fmt: skip
     resolved = settings.resolve()
     exact = Settings(size=size, precision="float32", weights=weights).resolve()
     sources = inputs.load(image_path("tubingen"), image_path("starry_night"), resolved)
