@@ -217,3 +217,68 @@ def test_the_loss_scale_leaves_steep_losses_alone():
     assert optimize.loss_scale(np.full(10, 2 * optimize.MIN_FIRST_STEP)) == 1.0
     assert optimize.loss_scale(np.full(10, optimize.MIN_FIRST_STEP / 4)) == pytest.approx(4.0)
     assert optimize.loss_scale(np.zeros(10)) == 1.0  # nothing to scale: a stationary start
+
+
+class Valley(Quadratic):
+    """An ill-conditioned quadratic in 100 dimensions (curvatures 1 to 1e4): scipy's L-BFGS-B
+    runs all of a 40-iteration budget on it without stopping by itself."""
+
+    CURVATURES = np.geomspace(1.0, 1e4, 100)
+    CENTRES = np.random.default_rng(0).normal(size=100) * 10
+
+    def __init__(self, quantum: float = 0.0) -> None:
+        super().__init__()
+        self.quantum = quantum  # > 0: the loss rounded to this, a floor L-BFGS cannot pass
+
+    def _value(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        total = 0.5 * np.sum(self.CURVATURES * (x - self.CENTRES) ** 2)
+        if self.quantum:
+            total = np.round(total / self.quantum) * self.quantum
+        return np.array([total]), self.CURVATURES * (x - self.CENTRES)
+
+
+def test_lbfgs_stalled_early_restarts_from_the_best_x_with_the_iterations_left(monkeypatch):
+    """scipy's run ending early (here: made to report a CONVERGENCE stop after 10 of 40
+    iterations, as bfloat16's rounding makes it do) is not the end: a fresh L-BFGS-B starts
+    from the best point so far and spends the rest of the budget."""
+    real, calls = optimize.scipy.optimize.minimize, []
+
+    def stalls_first(fun, x0, **kwargs):
+        calls.append((np.array(x0), kwargs["options"]["maxiter"], evaluator.best_x.copy()))
+        if len(calls) > 1:
+            return real(fun, x0, **kwargs)
+        result = real(fun, x0, **{**kwargs, "options": {**kwargs["options"], "maxiter": 10}})
+        result.status, result.message = 0, "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH"
+        return result
+
+    evaluator = Valley()
+    monkeypatch.setattr(optimize.scipy.optimize, "minimize", stalls_first)
+    outcome = optimize.minimize(evaluator, np.zeros(100), 40)
+    assert len(calls) == 2
+    (first_x0, first_budget, _), (second_x0, second_budget, best_then) = calls
+    assert first_budget == 40 and second_budget == 30 and not first_x0.any()
+    np.testing.assert_array_equal(second_x0, best_then)  # restarted from the best x so far
+    assert status(outcome) == "completed" and outcome.iterations == 40
+    assert len(outcome.history) == 41 and outcome.evaluations == evaluator.evaluations
+    stalled_loss = outcome.history[10][0]
+    assert outcome.history[-1][0] < 0.5 * stalled_loss  # the restart made real progress
+    assert outcome.stop_reason == (
+        "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH at iteration 10; restarted from "
+        "the best image: STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT at iteration 40"
+    )
+
+
+def test_lbfgs_stalled_at_a_floor_stops_after_a_restart_that_gains_nothing():
+    """A loss rounded to 10 has a floor scipy really stalls at (checked first, unpatched):
+    one fresh start that lowers nothing ends the run instead of looping."""
+    options = {"maxiter": 200, "maxcor": 10, "ftol": 0.0, "gtol": 0.0, "maxls": 40}
+    alone = optimize.scipy.optimize.minimize(
+        Valley(quantum=10.0), np.zeros(100), jac=True, method="L-BFGS-B", options=options
+    )
+    assert alone.status == 0 and alone.nit < 200  # the stall this test is about happens
+    evaluator = Valley(quantum=10.0)
+    outcome = optimize.minimize(evaluator, np.zeros(100), 200)
+    assert status(outcome) == "completed" and alone.nit <= outcome.iterations < 200
+    assert outcome.stop_reason.count("restarted from the best image") == 1
+    assert evaluator.best_loss == pytest.approx(alone.fun)
+    np.testing.assert_array_equal(outcome.x, evaluator.best_x)
