@@ -61,6 +61,8 @@ class Objective:
     have the same gradient. Without masks every G_i is the image's Gram; with
     ``content_masks`` (one per style) G_i is the guided Gram of region i (masks.py), and
     A_i is taken under ``style_masks[i]`` when given (else from the whole style image).
+    The targets come from ``target_extractor`` (default: ``extractor``); solve.py passes the
+    float32 network there when ``extractor`` runs in bfloat16.
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class Objective:
         style_blend: Sequence[float] | None = None,
         content_masks: Sequence[np.ndarray] | None = None,
         style_masks: Sequence[np.ndarray | None] | None = None,
+        target_extractor: keras.Model | None = None,
     ) -> None:
         self.extractor = extractor
+        self.target_extractor = target_extractor or extractor  # the targets' network
         self.settings = settings
         self.style_layers = list(settings.style_layers)
         self.term_names = ["total", "content", "style", "tv", *self.style_layers]
@@ -120,7 +124,7 @@ class Objective:
 
     def _features(self, image_bgr: np.ndarray) -> dict[str, tf.Tensor]:
         batch = tf.constant(np.asarray(image_bgr, np.float32)[None])
-        return self.extractor(batch, training=False)
+        return self.target_extractor(batch, training=False)
 
     def terms(self, image: tf.Tensor) -> tf.Tensor:
         s = self.settings
