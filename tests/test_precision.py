@@ -1,5 +1,6 @@
 """Mixed precision: a bfloat16/float16 network, float32 Grams and losses, close to float32."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -215,3 +216,51 @@ def test_score_is_float32_whatever_the_precision(tubingen, starry_night, machine
         for p in ("float32", "mixed", "auto")
     ]
     assert scores[0] == scores[1] == scores[2]
+
+
+def stalling_minimize(monkeypatch, stop_after: int) -> list:
+    """solve.minimize, but its first run ends by itself after ``stop_after`` iterations, as a
+    bfloat16 run does once its decrease falls below the rounding; returns the calls made."""
+    from style_transfer import solve
+
+    real, calls = solve.minimize, []
+
+    def minimize(evaluator, x0, iterations, **kwargs):
+        calls.append((evaluator, np.array(x0), iterations))
+        if len(calls) > 1:
+            return real(evaluator, x0, iterations, **kwargs)
+        outcome = real(evaluator, x0, stop_after, **kwargs)
+        return dataclasses.replace(outcome, stop_reason="CONVERGENCE: stand-in")
+
+    monkeypatch.setattr(solve, "minimize", minimize)
+    return calls
+
+
+def test_a_low_precision_run_that_stalls_is_finished_in_float32(
+    tubingen, starry_night, monkeypatch
+):
+    calls = stalling_minimize(monkeypatch, stop_after=3)
+    result = transfer(tubingen, starry_night, size=32, iterations=8, precision="mixed")
+    (low, _, budget), (exact, start, rest) = calls
+    assert (budget, rest) == (8, 5)
+    assert low.objective.extractor.get_layer("block4_conv2").compute_dtype == LOW
+    assert exact.objective.extractor.get_layer("block4_conv2").compute_dtype == "float32"
+    np.testing.assert_array_equal(start, low.best_x)  # from the best image so far
+    record = result.manifest
+    assert record["precision"]["used"] != "float32"
+    assert record["precision"]["float32_from_iteration"] == 3
+    assert record["optimizer"]["iterations"] == 8
+    assert len(record["loss_history"]["total"]) == 9
+    assert record["optimizer"]["stop_reason"].startswith(
+        "CONVERGENCE: stand-in; finished in float32 from iteration 3: "
+    )
+    assert record["final_loss"]["total"] == pytest.approx(exact.best_loss)
+    assert exact.best_loss <= exact.evaluate(start)[0][0]  # float32 went on from there
+
+
+def test_a_float32_run_that_stalls_is_left_as_it_ended(tubingen, starry_night, monkeypatch):
+    calls = stalling_minimize(monkeypatch, stop_after=3)
+    result = transfer(tubingen, starry_night, size=32, iterations=8, precision="float32")
+    assert len(calls) == 1
+    assert result.manifest["optimizer"]["iterations"] == 3
+    assert "float32_from_iteration" not in result.manifest["precision"]
