@@ -127,7 +127,7 @@ def made_with(record: dict, settings: ResolvedSettings) -> bool:
     for derived in ("precision", "ratio_reference"):
         del expected[derived], recorded[derived]
     return recorded == expected and precision.satisfies(
-        precision.recorded(record), settings.precision
+        precision.recorded(record), settings.precision, settings.size
     )
 
 

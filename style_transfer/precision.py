@@ -8,7 +8,8 @@ A request (``Settings.precision``) is one of ``REQUESTS``; what runs is a Keras 
 
 - ``mixed_bfloat16`` on a CPU with native bfloat16 arithmetic (the ``amx_bf16`` or
   ``avx512_bf16`` flag in Linux's /proc/cpuinfo) while TensorFlow's oneDNN kernels are on:
-  there a 512-px evaluation takes about a quarter of float32's time (issue 17);
+  there a 512-px evaluation takes about a quarter of float32's time (issue 17), for images
+  of ``BFLOAT16_MIN_SIZE`` px and more (smaller ones keep float32: see there);
 - ``float32`` on a GPU: mixed float16 has not been checked against float32 on a GPU for this
   objective (no GPU was lent while writing it), and float16's range is narrower than
   bfloat16's (the paper's unnormalised style losses reach 1e10), so ``auto`` does not assume
@@ -33,6 +34,11 @@ from pathlib import Path
 REQUESTS = ("auto", "float32", "mixed")  # what Settings.precision accepts
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")  # the Keras dtype policies used
 BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU flags of native bfloat16 (AMX first)
+# The smallest longer side at which ``auto`` takes bfloat16. Figure 2's panels after 500
+# iterations, saved images scored in float32: at 512 px B, C, D, F ended 0.15-0.31% above
+# float32's objective; at 256 px C and F 0.63% and 0.56%, over the 0.5% allowed, because
+# bfloat16's iterations gain less than float32's late in a run (results/BENCHMARKS.md 5.4).
+BFLOAT16_MIN_SIZE = 512
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -68,9 +74,15 @@ def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str] | None:
 
 
 def choose(
-    requested: str, *, gpu: bool, flags: Iterable[str] | None, onednn: bool = True
+    requested: str,
+    *,
+    gpu: bool,
+    flags: Iterable[str] | None,
+    onednn: bool = True,
+    size: int | None = None,
 ) -> Precision:
-    """The policy for ``requested`` given the facts: a GPU present, the CPU flags, oneDNN on."""
+    """The policy for ``requested`` given the facts: a GPU present, the CPU flags, oneDNN on,
+    and the image's longer side (``size``; None: any size, as for a network built once)."""
     if requested == "float32":
         return Precision(requested, "float32", "requested")
     if requested == "mixed":
@@ -89,12 +101,22 @@ def choose(
         return Precision(requested, "float32", "CPU has no native bfloat16 (amx_bf16/avx512_bf16)")
     if not onednn:
         return Precision(requested, "float32", f"CPU has {flag} but TF_ENABLE_ONEDNN_OPTS=0")
+    if size is not None and size < BFLOAT16_MIN_SIZE:
+        return Precision(
+            requested, "float32", f"CPU has {flag}, but at {size} px (under "
+            f"{BFLOAT16_MIN_SIZE}) bfloat16 ends over 0.5% above float32's objective",
+        )  # fmt: skip
     return Precision(requested, "mixed_bfloat16", f"CPU has {flag}")
 
 
+def resolve(requested: str, size: int | None = None) -> Precision:
+    """``choose`` for this machine and an image of longer side ``size``."""
+    return _resolve(requested, size)
+
+
 @functools.cache
-def resolve(requested: str) -> Precision:
-    """``choose`` for this machine (asks TensorFlow for GPUs, so it loads TensorFlow)."""
+def _resolve(requested: str, size: int | None) -> Precision:
+    """Asks TensorFlow for GPUs (so it loads TensorFlow), once per request and size."""
     import tensorflow as tf
 
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
@@ -103,6 +125,7 @@ def resolve(requested: str) -> Precision:
         gpu=bool(tf.config.list_physical_devices("GPU")),
         flags=cpu_flags() if sys.platform.startswith("linux") else None,
         onednn=onednn,
+        size=size,
     )
 
 
@@ -124,7 +147,7 @@ def recorded(manifest: dict) -> str:
     return manifest.get("settings", {}).get("precision", "float32")
 
 
-def satisfies(used: str, requested: str) -> bool:
+def satisfies(used: str, requested: str, size: int | None = None) -> bool:
     """Whether a result computed with policy ``used`` answers a request for ``requested``.
 
     ``float32`` and ``mixed`` want exactly what they name (an old ``"mixed"`` record counts
@@ -136,4 +159,4 @@ def satisfies(used: str, requested: str) -> bool:
         return used == "float32"
     if requested == "mixed":
         return used in (resolve("mixed").used, "mixed")
-    return used in ("float32", resolve("auto").used)
+    return used in ("float32", resolve("auto", size).used)

@@ -170,8 +170,8 @@ class Settings:
     precision: str = option(
         "auto",
         "the network's arithmetic (Grams and losses stay float32): auto = bfloat16 where the "
-        "CPU has it natively (AMX/AVX512_BF16), else float32; mixed = bfloat16 (CPU) / "
-        "float16 (GPU) anyway",
+        "CPU has it natively (AMX/AVX512_BF16) and the image is 512 px or more, else float32; "
+        "mixed = bfloat16 (CPU) / float16 (GPU) anyway",
         choices=PRECISIONS,
     )
 

@@ -82,10 +82,10 @@ def _float32_auto():
 
     real = precision.resolve
 
-    def pinned(requested: str) -> precision.Precision:
+    def pinned(requested: str, size: int | None = None) -> precision.Precision:
         if requested == "auto":
             return precision.Precision("auto", "float32", "tests: auto pinned to float32")
-        return real(requested)
+        return real(requested, size)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(precision, "resolve", pinned)
