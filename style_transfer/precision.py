@@ -109,14 +109,10 @@ def choose(
     return Precision(requested, "mixed_bfloat16", f"CPU has {flag}")
 
 
-def resolve(requested: str, size: int | None = None) -> Precision:
-    """``choose`` for this machine and an image of longer side ``size``."""
-    return _resolve(requested, size)
-
-
 @functools.cache
-def _resolve(requested: str, size: int | None) -> Precision:
-    """Asks TensorFlow for GPUs (so it loads TensorFlow), once per request and size."""
+def resolve(requested: str, size: int | None = None) -> Precision:
+    """``choose`` for this machine and an image of longer side ``size`` (asks TensorFlow for
+    GPUs, so it loads TensorFlow)."""
     import tensorflow as tf
 
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
