@@ -77,7 +77,11 @@ def rendered(images_dir: Path, picasso: Path, tmp_path_factory: pytest.TempPathF
 def test_reproduce_all_writes_every_panel_and_figure(rendered):
     out, figures, lines = rendered
     names = sorted(p.name for p in figures)
-    assert names == ["fig2.jpg", "fig2.private.jpg", "fig3.jpg", "init.jpg"]
+    assert names == ["fig2.jpg", "fig2.private.jpg", "fig3.jpg", "init.jpg", "rows.md"]
+    # Figure 3's row comparison: 4 pairs of neighbouring rows x 4 columns
+    rows = (out / "fig3" / "rows.md").read_text(encoding="utf-8").splitlines()
+    assert sum(line.startswith("| 4 → 5 | α/β = ") for line in rows) == 4
+    assert sum(" → " in line for line in rows) == 16
     # panel-sized figures (100 dpi at 64 px), not sized by the full-resolution content photo
     assert PIL.Image.open(out / "fig2.jpg").size == (round(3.2 * 3 * 100), round(5.8 * 100))
     for name in ("fig2", "fig3", "init"):

@@ -136,6 +136,8 @@ def reproduce(
             folder = root / folder_name(spec.name, ratio_scale)
             titled = dataclasses.replace(spec, title=f"{spec.title}, {scaled(scale, ratio_scale)}")
             written += _lay_out(titled, results, folder, content, images_dir, report)
+            if spec.name == "fig3":
+                written += _rows(titled, results, folder / "rows.md", report)
     outcome.raise_if_unfinished()
     return written
 
@@ -161,3 +163,20 @@ def _lay_out(
         written.append(layout(spec, results, content, styles, private, private=True))
     report(f"[{spec.name}] wrote {', '.join(str(p) for p in written)}")
     return written
+
+
+def _rows(
+    spec: FigureSpec, results: dict[str, Path | None], path: Path,
+    report: Callable[[str], None],
+) -> list[Path]:  # fmt: skip
+    """Figure 3's ``rows.md`` (``fig3_rows``); a secondary file: a failure is reported,
+    never raised, so it cannot cost the panels or the figure."""
+    from .fig3_rows import write_rows
+
+    try:
+        written = write_rows(spec, results, path)
+    except (OSError, KeyError, ValueError) as error:
+        report(f"[{spec.name}] {path.name} not written: {error}")
+        return []
+    report(f"[{spec.name}] wrote {written}")
+    return [written]
