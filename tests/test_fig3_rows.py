@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from style_transfer import images
+from style_transfer.manifest import manifest_path
+from style_transfer.tools import fig3_rows
 from style_transfer.tools.fig3_rows import (
     added_layer_share,
     rms_difference,
@@ -44,7 +46,7 @@ def test_added_layer_share_by_hand():
 def _save(folder: Path, key: str, value: float, manifest: dict) -> Path:
     path = folder / f"{key}.png"
     images.save_image(np.full((4, 5, 3), value, np.float32), path)
-    path.with_name(path.name + ".json").write_text(json.dumps(manifest))
+    manifest_path(path).write_text(json.dumps(manifest))
     return path
 
 
@@ -68,3 +70,18 @@ def test_row_changes_and_table_from_saved_panels(tmp_path: Path):
     assert "| 1 → 2 | α/β = 1e-3 | b | 10.0 | 25.00% | 2.5 | 1 |" in rows_table([change])
     written = write_rows(spec, panels, tmp_path / "rows.md")
     assert "| 1 → 2 |" in written.read_text(encoding="utf-8")
+    assert row_changes(spec, {"r1c1": panels["r1c1"]}) == []  # a pair with a panel missing
+
+
+def test_main_writes_rows_for_the_panels_a_folder_has(tmp_path: Path):
+    """Two rows of one column (as rendered with transfer): one pair, labelled by its column."""
+    for row, value in ((4, 100), (5, 103)):
+        layers = [f"l{i}" for i in range(1, row + 1)]  # E_l = 1, w_l = 1/row
+        losses = dict.fromkeys([*layers, "content", "style"], 1.0)
+        _save(tmp_path, f"r{row}c3_composition_vii", value, _manifest(
+            dict.fromkeys(layers, 1 / row), losses))  # fmt: skip
+    assert fig3_rows.main([str(tmp_path)]) == 0
+    lines = (tmp_path / "rows.md").read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if " → " in line] == [
+        "| 4 → 5 | α/β = 1e-3 | l5 | 3.0 | 20.00% | 1 | 1 |"
+    ]

@@ -5,12 +5,15 @@ VGG19 weights conv5_1's E_l is orders of magnitude below conv4_1's, so adding it
 lowers every layer's weight from 1/4 to 1/5. ``row_changes`` measures it for every pair of
 neighbouring rows and column from the saved panels and their manifests: the RMS pixel
 difference (grey levels, 0..255) and the added layer's share of the deeper row's weighted
-style loss. ``reproduce fig3`` writes the table beside its panels as ``rows.md``.
+style loss. ``reproduce fig3`` writes the table beside its panels as ``rows.md``;
+``python -m style_transfer.tools.fig3_rows FOLDER`` writes it for the panels a folder has
+(e.g. two rows of one column rendered with ``transfer``).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +21,8 @@ import numpy as np
 
 from .. import images
 from ..atomic import write_text
-from .figures import FigureSpec
+from ..manifest import manifest_path
+from .figures import FigureSpec, figure_spec
 
 
 def rms_difference(first: np.ndarray, second: np.ndarray) -> float:
@@ -38,19 +42,23 @@ def added_layer_share(manifest: dict, layer: str) -> float:
 
 
 def _panel(path: Path) -> tuple[np.ndarray, dict]:
-    manifest = json.loads(path.with_name(path.name + ".json").read_text())
+    manifest = json.loads(manifest_path(path).read_text())
     return images.load_image(path), manifest
 
 
 def row_changes(spec: FigureSpec, panels: Mapping[str, Path]) -> list[dict]:
     """For rows r and r+1 in every column: RMS pixel difference, the added layer's share of
     row r+1's style loss, and row r+1's content and style loss over row r's. ``panels``:
-    key (``r{row}c{col}``) -> saved panel, its manifest beside it as ``NAME.json``."""
+    key (``r{row}c{col}``) -> saved panel, its manifest beside it; a pair with a panel
+    missing is left out."""
     changes = []
     for row in range(1, spec.rows):
         for col in range(1, spec.cols + 1):
-            upper, upper_manifest = _panel(Path(panels[f"r{row}c{col}"]))
-            lower, lower_manifest = _panel(Path(panels[f"r{row + 1}c{col}"]))
+            pair = panels.get(f"r{row}c{col}"), panels.get(f"r{row + 1}c{col}")
+            if None in pair:
+                continue
+            upper, upper_manifest = _panel(Path(pair[0]))
+            lower, lower_manifest = _panel(Path(pair[1]))
             added = [
                 layer
                 for layer in lower_manifest["settings"]["style_layers"]
@@ -92,3 +100,23 @@ def write_rows(spec: FigureSpec, panels: Mapping[str, Path], path: str | Path) -
     """``path``: the table of ``row_changes``, written atomically."""
     title = f"# {spec.title}: what each added style layer changes\n\n"
     return write_text(path, title + rows_table(row_changes(spec, panels)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``FOLDER/rows.md`` for the Figure 3 panels (``r{row}c{col}_STYLE.png``) in FOLDER."""
+    [folder] = sys.argv[1:] if argv is None else argv
+    if not Path(folder).is_dir():
+        print(
+            f"error: {folder} is not a folder; pass the folder holding the Figure 3 panels",
+            file=sys.stderr,
+        )
+        return 2
+    spec = figure_spec("fig3")
+    found = {p.key: Path(folder) / p.filename for p in spec.panels}
+    panels = {key: path for key, path in found.items() if path.is_file()}
+    print(write_rows(spec, panels, Path(folder) / "rows.md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
