@@ -154,14 +154,7 @@ def _lbfgs(evaluator, x0, iterations, bounds, history_size, record, scale) -> st
             method="L-BFGS-B",
             bounds=None if bounds is None else scipy.optimize.Bounds(*bounds),
             callback=count,
-            options={
-                "maxiter": left,
-                "maxfun": 2 * left + 50,
-                "maxcor": history_size,
-                "ftol": 0.0,
-                "gtol": 0.0,
-                "maxls": 40,
-            },
+            options=lbfgs_options(left, history_size),
         )
         messages.append(f"{result.message} at iteration {done}")
         stalled = result.status != 1  # 1: the iteration or evaluation budget ran out
@@ -171,6 +164,19 @@ def _lbfgs(evaluator, x0, iterations, bounds, history_size, record, scale) -> st
     if len(messages) == 1:
         return str(result.message)
     return "; restarted from the best image: ".join(messages)
+
+
+def lbfgs_options(iterations: int, history_size: int) -> dict:
+    """scipy's L-BFGS-B options for a run of ``iterations``: tolerances at zero, so that it
+    stops on its budget (or a line search without a decrease), not on a guess at convergence."""
+    return {
+        "maxiter": iterations,
+        "maxfun": 2 * iterations + 50,
+        "maxcor": history_size,
+        "ftol": 0.0,
+        "gtol": 0.0,
+        "maxls": 40,
+    }
 
 
 def _adam(evaluator, x0, iterations, bounds, learning_rate, record) -> str:

@@ -265,7 +265,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iterations", type=int, default=None,
         help="speed: L-BFGS iterations timed, after the history fills (5); time-to-objective "
-        "and precision-panels: the runs' iterations (500)",
+        "and precision-panels: the runs' iterations (500); lbfgs-overhead: iterations timed "
+        "after the history fills (20)",
     )  # fmt: skip
     parser.add_argument(
         "--precision", choices=(*PRECISIONS, "both"), default="float32",
@@ -283,7 +284,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "objective at --sizes[0] (--scales); precision: float32 vs mixed objective after "
         "--iterations; memory: peak RSS of --rss-steps iterations per size, ours only; "
         "time-to-objective: float32 vs auto time to within 1%% of float32's --iterations "
-        "objective per size; precision-panels: Figure 2 panels float32 vs auto (--out)",
+        "objective per size; precision-panels: Figure 2 panels float32 vs auto (--out); "
+        "lbfgs-overhead: scipy's own time per L-BFGS iteration, bounded and not, per "
+        "--lbfgs-histories, against 5%% of an auto evaluation",
     )  # fmt: skip
     parser.add_argument("--scales", type=int, default=3, help="coarse-to-fine scales (3)")
     parser.add_argument(
@@ -292,7 +295,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--lbfgs-histories", type=int, nargs="+", metavar="M",
-        help="time-to-objective: auto again with each of these L-BFGS histories (e.g. 5 20)",
+        help="time-to-objective: auto again with each of these L-BFGS histories (e.g. 5 20); "
+        "lbfgs-overhead: the histories measured (5 10 20)",
     )  # fmt: skip
     parser.add_argument(
         "--panels", type=panel_at_size, nargs="+", metavar="KEY:PX",
@@ -311,14 +315,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # An experiment's --iterations when none is given: the two that reproduce whole runs need
-# the issue's 500 (5 would compare images after 5 iterations), the timings need a few.
-RUN_LENGTH_EXPERIMENTS = ("time-to-objective", "precision-panels")
+# the issue's 500 (5 would compare images after 5 iterations), scipy's own time per
+# iteration is cheap and noisy, the other timings need a few.
+ITERATIONS = {"time-to-objective": 500, "precision-panels": 500, "lbfgs-overhead": 20}
 
 
 def iterations_or_default(args: argparse.Namespace) -> int:
     if args.iterations is not None:
         return args.iterations
-    return 500 if args.experiment in RUN_LENGTH_EXPERIMENTS else 5
+    return ITERATIONS.get(args.experiment, 5)
 
 
 def main_from_args(args: argparse.Namespace) -> int:

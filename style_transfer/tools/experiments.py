@@ -1,7 +1,9 @@
 """The other measurements of results/BENCHMARKS.md (``bench --experiment``).
 
 ``coarse-to-fine``: time to reach a single-scale run's objective; ``precision``: float32
-beside mixed after the same iterations; ``memory``: peak RSS of a real run per size.
+beside mixed after the same iterations; ``memory``: peak RSS of a real run per size;
+``time-to-objective`` and ``precision-panels``: precision_bench; ``lbfgs-overhead``: scipy's
+own time per L-BFGS iteration against 5% of an evaluation (lbfgs_overhead).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import os
 
 from .peak_memory import measure_rss
 
-EXPERIMENTS = ("coarse-to-fine", "precision", "memory", "time-to-objective", "precision-panels")
+EXPERIMENTS = (
+    "coarse-to-fine", "precision", "memory", "time-to-objective", "precision-panels",
+    "lbfgs-overhead",
+)  # fmt: skip
 
 
 def time_to_reach(manifest: dict, target: float) -> float | None:
@@ -152,6 +157,11 @@ def run_experiment(args: argparse.Namespace, precisions: tuple[str, ...]) -> lis
             args.out, args.iterations, tuple(args.panels or precision_bench.PANELS),
             weights=args.weights,
         )  # fmt: skip
+    if args.experiment == "lbfgs-overhead":
+        from .lbfgs_overhead import lbfgs_overhead
+
+        histories = tuple(args.lbfgs_histories or (5, 10, 20))
+        return lbfgs_overhead(args.sizes, args.iterations, histories, args.weights)
     return [
         measure_rss("ours", size, args.rss_steps, precisions[0], args.weights)
         for size in args.sizes
