@@ -241,11 +241,14 @@ def test_parity_renders_gatys_code_and_scores_both_images_both_ways(tmp_path, im
 @pytest.mark.slow
 def test_check_sizes_tabulates_panel_c_against_gatys_code(tmp_path, images_dir):
     rows = calibrate.check_sizes(
-        tmp_path, Settings(iterations=2), [32, 48], images_dir=images_dir, ratio_scale=1.0,
-        report=lambda line: None,
+        tmp_path, Settings(iterations=2, lbfgs_history=3), [32, 48], images_dir=images_dir,
+        ratio_scale=1.0, report=lambda line: None,
     )  # fmt: skip
     assert [r["size"] for r in rows] == [32, 48]
     for row in rows:
+        for image in (row["panel_c"]["image"], row["gatys_code"]["image"]):  # both runs alike
+            settings = json.loads(manifest_path(image).read_text())["settings"]
+            assert settings["lbfgs_history"] == 3, image
         assert row["content_ratio"] == pytest.approx(
             row["panel_c"]["content_loss"] / row["gatys_code"]["content_loss"]
         )

@@ -393,7 +393,8 @@ def check_sizes(
         folder = calibration_folder(out, resolved.network, size, resolved.iterations)
         ours = PanelC(at_size, folder, (1.0, 1.0), images_dir, report=report)(k)
         code = Settings(preset="gatys-code", size=size, iterations=resolved.iterations,
-                        weights=base.weights, precision=base.precision)  # fmt: skip
+                        weights=base.weights, precision=base.precision,
+                        lbfgs_history=base.lbfgs_history)  # fmt: skip
         code_path = Path(out) / "calibrate" / f"gatys-code-{size}px-{resolved.iterations}it"
         code_path = code_path / f"tubingen_{panel.style}.png"
         if not reusable(code_path, code, content, style):
