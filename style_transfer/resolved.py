@@ -9,8 +9,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .presets import content_weight_scale
+
+if TYPE_CHECKING:
+    from .precision import Precision
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ class ResolvedSettings:
     scales: int = 1  # coarse-to-fine scales (multiscale.py); 1 = single scale
     precision: str = "float32"  # the request; what it resolved to is the manifest's "precision"
     ratio_reference: int | None = None  # None: alpha as given (before this setting existed)
+
+    @property
+    def resolved_precision(self) -> Precision:
+        """What ``precision`` (the request) runs as on this machine at this size."""
+        from .precision import resolve
+
+        return resolve(self.precision, self.size)
 
     @property
     def ratio(self) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import colour, images, network, precision
+from . import colour, images, network
 from .errors import InputError, StyleTransferError
 from .evaluator import Evaluator, NonFiniteLossError
 from .inputs import Prepared, describe
@@ -123,7 +123,7 @@ def load_network(settings: ResolvedSettings) -> tuple[keras.Model, dict]:
     layers = tuple(settings.layers)
     extractor = feature_extractor(
         str(path), info["md5"], layers, settings.pooling, kind, calibration,
-        precision.resolve(settings.precision, settings.size).used,
+        settings.resolved_precision.used,
     )  # fmt: skip
     if kind == "normalised":
         made = _normalised(str(path), info["md5"], settings.pooling, calibration)[1]
@@ -141,7 +141,7 @@ def build_objective(
     then minimised (Figure 2 C ended 0.87% above float32; BENCHMARKS 5.4).
     """
     exact = extractor
-    if precision.resolve(settings.precision, settings.size).used != "float32":
+    if settings.resolved_precision.used != "float32":
         exact = load_network(dataclasses.replace(settings, precision="float32"))[0]
     return Objective(
         extractor,
@@ -256,7 +256,7 @@ def _stalled_in_low_precision(outcome: Outcome, settings: ResolvedSettings) -> b
         outcome.status == Status.COMPLETED
         and outcome.iterations < settings.iterations
         and settings.optimizer != "adam"
-        and precision.resolve(settings.precision, settings.size).used != "float32"
+        and settings.resolved_precision.used != "float32"
     )
 
 
@@ -345,7 +345,7 @@ def run(
         learning_rate=settings.learning_rate,
         on_iteration=on_iteration,
     )
-    ran = precision.resolve(settings.precision, settings.size).as_dict()
+    ran = settings.resolved_precision.as_dict()
     if _stalled_in_low_precision(outcome, settings):
         stalled_at, low = outcome.iterations, evaluator
         outcome, evaluator = _finish_in_float32(outcome, low, settings, inputs, on_iteration)

@@ -74,6 +74,15 @@ def test_auto_keeps_float32_below_the_size_where_bfloat16_was_shown_to_hold():
     assert precision.choose("auto", gpu=False, flags=SKYLAKE.split(), size=1024).used == "float32"
 
 
+def test_a_run_resolves_its_request_at_its_own_size(machine_precision):
+    """What a run records and runs as: resolved with its size, so auto under 512 px is
+    float32 on every machine (the bench once labelled its 256-px runs without the size)."""
+    for size in (64, 1024):
+        resolved = Settings(size=size, precision="auto").resolve()
+        assert resolved.resolved_precision == precision.resolve("auto", size)
+    assert Settings(size=64, precision="auto").resolve().resolved_precision.used == "float32"
+
+
 def test_a_small_bfloat16_result_does_not_answer_auto(monkeypatch):
     monkeypatch.setattr(precision, "resolve", lambda requested, size=None: precision.choose(
         requested, gpu=False, flags=SAPPHIRE.split(), size=size

@@ -88,10 +88,8 @@ def _run(
         evaluator, x0, iterations, bounds=network.pixel_bounds((*prepared.shape, 3)),
         lbfgs_history=resolved.lbfgs_history, on_iteration=on_iteration,
     )  # fmt: skip
-    from .. import precision as chosen
-
     return {
-        "precision": chosen.resolve(precision).as_dict(),
+        "precision": resolved.resolved_precision.as_dict(),
         "lbfgs_history": resolved.lbfgs_history,
         "iterations": outcome.iterations,
         "evaluations": outcome.evaluations,
