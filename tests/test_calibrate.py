@@ -9,9 +9,10 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from style_transfer import api, cli
+from style_transfer import api, cli, data
 from style_transfer.errors import InputError
 from style_transfer.manifest import manifest_path
 from style_transfer.settings import Settings
@@ -111,9 +112,10 @@ def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
     assert 0.1 < record["k"] < 1.0
     assert 2 <= len(steps) <= 6 and abs(steps[-1]["balance"] - 1) <= 0.05
     folder = calibrate.calibration_folder(tmp_path, "original", SIZE, 30)
-    assert json.loads((folder / "calibration.json").read_text()) == record
-    assert (folder / "calibration.md").read_text().count("\n") == 2 + len(steps)
-    assert (folder / "calibration.jpg").stat().st_size > 0  # the renders side by side
+    assert record["reference"] == "gatys-code"  # the default
+    assert json.loads((folder / "calibration-gatys-code.json").read_text()) == record
+    assert (folder / "calibration-gatys-code.md").read_text().count("\n") == 2 + len(steps)
+    assert (folder / "calibration-gatys-code.jpg").stat().st_size > 0  # renders side by side
     assert f"RatioCalibration({record['k']:g}" in lines[-1]
     # rendered again from scratch, the found k gives the target within the tolerance
     again = calibrate.PanelC(base, tmp_path / "again", goal, images_dir)(record["k"])
@@ -124,6 +126,42 @@ def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
         tmp_path, base, images_dir=images_dir, goal=goal, report=lines.append
     )
     assert rerun["k"] == record["k"] and all(s["reused"] for s in rerun["steps"])
+
+
+@pytest.mark.slow
+def test_the_default_reference_is_gatys_code_rendered_at_the_panels_size(
+    tmp_path: Path, images_dir: Path
+):
+    base = Settings(size=SIZE, iterations=3, lbfgs_history=3)
+    record = calibrate.calibrate(
+        tmp_path, base, images_dir=images_dir, start=0.5, max_steps=1, report=lambda line: None
+    )
+    reference = Path(record["reference_image"])
+    made = json.loads(manifest_path(reference).read_text())
+    assert made["preset"] == "gatys-code" and made["settings"]["size"] == SIZE
+    assert made["settings"]["lbfgs_history"] == 3 and made["settings"]["iterations"] == 3
+    # the target is that render scored under the paper objective, at its own size
+    content = data.image_path("tubingen", images_dir)
+    style = data.image_path("starry_night", images_dir)
+    scored = api.score(reference, content, style, Settings())
+    assert record["target"] == {
+        "content_loss": scored["content_loss"],
+        "style_loss": scored["style_loss"],
+    }
+    step = record["steps"][0]
+    assert step["content_target"] == scored["content_loss"]
+    assert step["balance"] == pytest.approx(
+        (step["content_loss"] / scored["content_loss"])
+        / (step["style_loss"] / scored["style_loss"])
+    )
+    # the size check reuses the same reference render rather than making another
+    rows = calibrate.check_sizes(
+        tmp_path, base, [SIZE], images_dir=images_dir, ratio_scale=0.5, report=lambda line: None
+    )
+    assert rows[0]["gatys_code"]["image"] == str(reference)
+    assert rows[0]["balance"] == pytest.approx(step["balance"])
+    with pytest.raises(InputError, match="unknown reference"):
+        calibrate.calibrate(tmp_path, base, images_dir=images_dir, reference="theirs")
 
 
 @pytest.mark.slow
@@ -221,21 +259,47 @@ def test_compare_has_calibrated_printed_published_and_the_authors(calibrated_fig
 def test_parity_renders_gatys_code_and_scores_both_images_both_ways(tmp_path, images_dir):
     assert parity.notebook_size(images_dir) == 682  # 1024 x 768 at shorter side 512
     record = parity.parity(
-        tmp_path, Settings(iterations=2), images_dir=images_dir, size=48,
+        tmp_path, Settings(iterations=2, lbfgs_history=4), images_dir=images_dir, size=48,
         report=lambda line: None,
     )  # fmt: skip
     rows = record["rows"]
+    resampled = [("ours,", method) for method in parity.SCREENSHOT_FILTERS]
+    expected = [("ours", ""), *resampled, ("the", "")]
     assert [(r["image"].split()[0], r["scored_as"]) for r in rows] == [
-        ("ours", "paper"), ("ours", "gatys-code"), ("the", "paper"), ("the", "gatys-code")
-    ]  # fmt: skip
+        (first, preset) for first, _ in expected for preset in ("paper", "gatys-code")
+    ]
+    for (_, method), row in zip(resampled, rows[2:10:2]):
+        assert f"by {method}" in row["image"] and "557 × 418" in row["image"]
     assert all(r["size"] == [512, 384] for r in rows)
-    assert rows[0]["content_vs_authors"] == pytest.approx(
-        rows[0]["content_loss"] / rows[2]["content_loss"]
-    )
+    theirs = rows[-2]  # the authors' output, paper objective
+    for row in rows[:-2:2]:
+        assert row["content_vs_authors"] == pytest.approx(
+            row["content_loss"] / theirs["content_loss"]
+        )
+    # the resampling changes what is scored: not the same losses as ours unresampled
+    assert len({round(r["style_loss"], 3) for r in rows[:-2:2]}) == 5
     manifest = json.loads(manifest_path(record["ours"]).read_text())
     assert manifest["preset"] == "gatys-code" and manifest["settings"]["size"] == 48
+    assert manifest["settings"]["lbfgs_history"] == 4  # --lbfgs-history reaches the render
     for name in ("parity.md", "parity.json", "parity.jpg"):
         assert (tmp_path / "parity" / name).is_file()
+
+
+def test_as_screenshot_resamples_as_pil_nearest_does():
+    """PIL's nearest takes source pixel floor((i + 0.5) * H / h): an independent formula,
+    checked away from exact ties (PIL sums the step, so a tie may round either way)."""
+    rng = np.random.default_rng(0)
+    picture = rng.integers(0, 256, size=(512, 682, 3)).astype(np.float32)
+    shot = parity.as_screenshot(picture, (418, 557), "nearest")
+    centres = [(np.arange(n) + 0.5) * big / n for n, big in ((418, 512), (557, 682))]
+    rows, cols = (np.floor(c).astype(int) for c in centres)
+    clear = [np.abs(c - np.round(c)) > 1e-6 for c in centres]
+    assert clear[0].sum() >= 410 and clear[1].sum() >= 550
+    np.testing.assert_array_equal(
+        shot[clear[0]][:, clear[1]], picture[rows[clear[0]]][:, cols[clear[1]]]
+    )
+    box = parity.as_screenshot(np.full((8, 8, 3), 100.0), (5, 5), "box")
+    np.testing.assert_allclose(box, 100.0)  # a flat picture stays flat under any filter
 
 
 @pytest.mark.slow

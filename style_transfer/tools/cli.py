@@ -12,6 +12,7 @@ import os
 
 from .. import data, errors
 from ..settings import Settings
+from .calibrate import DEFAULT_REFERENCE, REFERENCES
 from .figures import (
     CALIBRATED,
     DEFAULT_NETWORK,
@@ -105,9 +106,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="instead of calibrating: panel C with the calibrated k beside gatys-code at "
         "these sizes, their content-loss ratio",
     )
+    calibrate.add_argument(
+        "--reference",
+        choices=REFERENCES,
+        default=DEFAULT_REFERENCE,
+        help="what panel C's balance is matched to: gatys-code (default: our render of the "
+        "authors' method at the same size, lossless) or authors (their notebook's output, a "
+        "resampled screenshot)",
+    )
     calibrate.add_argument("--max-steps", type=int, default=8, help="renders at most (8)")
     calibrate.add_argument(
-        "--tolerance", type=float, default=0.05, help="content loss within this of the target"
+        "--tolerance", type=float, default=0.05, help="balance within this of 1 (0.05)"
     )
     calibrate.add_argument(
         "--k-start", type=float, help="first k (default: the network's recorded k)"
@@ -176,8 +185,8 @@ def _procedure(args: argparse.Namespace, base: Settings) -> int:
         )  # fmt: skip
         return errors.EXIT_OK
     record = calibrate.calibrate(
-        args.out, base, images_dir=args.images, start=args.k_start, tolerance=args.tolerance,
-        max_steps=args.max_steps,
+        args.out, base, images_dir=args.images, reference=args.reference,
+        start=args.k_start, tolerance=args.tolerance, max_steps=args.max_steps,
     )  # fmt: skip
     return errors.EXIT_OK if record["converged"] else errors.EXIT_SOME_FAILED
 

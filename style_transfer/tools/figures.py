@@ -48,8 +48,9 @@ class RatioCalibration:
 
     Found by ``python -m style_transfer reproduce calibrate --network NETWORK``
     (tools/calibrate.py): the k at which Figure 2 panel C has the balance of the authors'
-    own output at the same size: its content and style losses the same multiple of theirs
-    (paper objective, that network). Until measured,
+    method at the same size (our gatys-code render, or with ``--reference authors`` their
+    screenshot): its content and style losses the same multiple of the reference's (paper
+    objective, that network). Until measured,
     k = 1 (the printed alpha/beta) and the provenance says so.
     """
 
@@ -63,18 +64,22 @@ class RatioCalibration:
 
 CALIBRATION: dict[str, RatioCalibration] = {
     "original": RatioCalibration(
-        0.6,
+        0.15,
         "python -m style_transfer reproduce calibrate --network original --size 512 "
-        "--iterations 500 --lbfgs-history 20 (2026-12-03, precision auto): panel C at "
-        "k = 0.6 has 0.409 x the content loss and 0.405 x the style loss of the authors' "
-        "output at 512 px (balance 1.010); results/calibration/original-512px-500it",
+        "--iterations 500 --reference gatys-code (2026-12-04, precision auto): panel C at "
+        "k = 0.15 has 0.520 x the content loss and 0.530 x the style loss of the gatys-code "
+        "reference at 512 px (balance 0.981); results/calibrate/original-512px-500it. "
+        "Against the authors' screenshot (--reference authors, 2026-12-03, history 20) it "
+        "was 0.6, results/calibration/original-512px-500it",
     ),
     "normalised": RatioCalibration(
         4.495e-05,
         "python -m style_transfer reproduce calibrate --network normalised --size 512 "
         "--iterations 500 --lbfgs-history 20 (2026-12-03, precision auto): panel C at "
         "k = 4.495e-05 has 0.261 x the content loss and 0.262 x the style loss of the "
-        "authors' output at 512 px (balance 0.997); results/calibration/normalised-512px-500it",
+        "authors' output at 512 px (balance 0.997); results/calibration/normalised-512px-500it. "
+        "That is --reference authors (their screenshot); not yet calibrated against the "
+        "gatys-code reference, the default since 2026-12-04",
     ),
 }
 CONTENT_LABEL = "A  Neckarfront, Tübingen (photo: A. Praefcke, CC BY 3.0)"

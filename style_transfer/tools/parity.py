@@ -5,6 +5,11 @@ notebook's settings (shorter side 512 px, start from the content, max pooling, 5
 iterations), crops the authors' output out of their notebook's screenshot
 (``compare.authors_output``), and scores both at 512 px (longer side) under both presets:
 ``parity.md``/``parity.json`` (the table) and ``parity.jpg`` (side by side).
+
+Their output is a screenshot: matplotlib showed the 682 x 512 result at 557 x 418. To see
+what that alone does to the losses, ours is also scored after the same resampling
+(``as_screenshot``, by each of PIL's common filters, ``SCREENSHOT_FILTERS``), then handled
+exactly as their crop is.
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ from .reproduce import render_panel, reusable
 NOTEBOOK_SHORT_SIDE = 512  # the notebook's transforms.Scale(512): the shorter side
 SCORED_AT = RATIO_REFERENCE  # both images are scored at this longer side (512 x 384)
 STYLE = "starry_night"
+SCREENSHOT_FILTERS = ("nearest", "box", "bilinear", "bicubic")  # PIL's, for as_screenshot
+
+
+def as_screenshot(picture: np.ndarray, shape: tuple[int, int], method: str) -> np.ndarray:
+    """``picture`` (0..255) resampled to ``shape`` (height, width) by PIL's ``method``, as
+    uint8 pixels: what showing it in a notebook's axes and taking a screenshot did."""
+    from PIL import Image
+
+    pixels = Image.fromarray(np.clip(np.rint(picture), 0, 255).astype(np.uint8))
+    resized = pixels.resize((shape[1], shape[0]), Image.Resampling[method.upper()])
+    return np.asarray(resized, dtype=np.float32)
 
 
 def notebook_size(images_dir: str | os.PathLike | None = None) -> int:
@@ -55,7 +71,7 @@ def parity(
     size = notebook_size(images_dir) if size is None else size
     ours_settings = Settings(
         preset="gatys-code", size=size, iterations=base.iterations, weights=base.weights,
-        precision=base.precision,
+        precision=base.precision, lbfgs_history=base.lbfgs_history,
     )  # fmt: skip
     ours = folder / f"gatys_code_tubingen_{STYLE}.png"
     if reusable(ours, ours_settings, content, style):
@@ -70,9 +86,17 @@ def parity(
         "paper": Settings(network=base.network, weights=base.weights, calibration=base.calibration),
         "gatys-code": Settings(preset="gatys-code", weights=base.weights),
     }
+    screenshot = authors_output(images_dir).shape[:2]
+    pictures = [("ours (gatys-code preset)", ours, images.load_image(ours))]
+    pictures += [
+        (f"ours, resampled to {screenshot[1]} × {screenshot[0]} by {method} (as a screenshot)",
+         ours, as_screenshot(images.load_image(ours), screenshot, method))
+        for method in SCREENSHOT_FILTERS
+    ]  # fmt: skip
+    pictures.append(("the authors' notebook", authors, images.load_image(authors)))
     rows = []
-    for name, path in (("ours (gatys-code preset)", ours), ("the authors' notebook", authors)):
-        picture = images.resize_to(images.load_image(path), height, width)
+    for name, path, pixels in pictures:
+        picture = images.resize_to(pixels, height, width)
         for preset, settings in presets.items():
             scored = score(picture, content, style, settings)
             rows.append({
@@ -83,7 +107,7 @@ def parity(
             })  # fmt: skip
     for row in rows:
         theirs = next(
-            r for r in rows if r["image"] != row["image"] and r["scored_as"] == row["scored_as"]
+            r for r in rows if r["file"] == str(authors) and r["scored_as"] == row["scored_as"]
         )
         if row["image"].startswith("ours"):
             row["content_vs_authors"] = row["content_loss"] / theirs["content_loss"]
