@@ -28,7 +28,22 @@ HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' de
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
 MIN_SCALE_SIZE = 32  # the coarsest coarse-to-fine scale, longest side in pixels
+# scales="auto": coarse-to-fine above this size, its coarsest scale at most this (the size
+# the paper's look is calibrated at). VGG's receptive fields are fixed in pixels, so a
+# single-scale run at 1024 px paints strokes half as large relative to the picture as at
+# 512 px; started from the 512-px solution it keeps the 512-px look (results/README).
+AUTO_SCALES = "auto"
+AUTO_SCALES_ABOVE = RATIO_REFERENCE
 NO_REFERENCE = "none"  # ratio_reference: the content weight exactly as given at every size
+
+
+def auto_scales(size: int) -> int:
+    """The fewest coarse-to-fine scales whose first, ``size / 2^(S-1)``, is at most
+    ``AUTO_SCALES_ABOVE`` px: 1 up to 512 px, 2 up to 1024, 3 up to 2048."""
+    scales = 1
+    while size / 2 ** (scales - 1) > AUTO_SCALES_ABOVE:
+        scales += 1
+    return scales
 
 
 def _check_weight(name: str, value: float | None, *, allow_zero: bool = True) -> None:
@@ -161,11 +176,13 @@ class Settings:
         1.0, "resize the style images by this factor relative to the preset's size", **BEYOND
     )
     # Performance (multiscale.py, precision in network.py): coarse-to-fine and mixed precision.
-    scales: int = option(
-        1,
+    scales: int | str = option(
+        AUTO_SCALES,
         "coarse-to-fine: solve at SIZE/2^(S-1) first, double up to SIZE, halving the "
-        "iterations at each finer scale",
-        shown_default="1: single scale",
+        "iterations at each finer scale; auto = as few as keep the first scale at most "
+        f"{AUTO_SCALES_ABOVE} px (1 up to {AUTO_SCALES_ABOVE} px, 2 up to "
+        f"{2 * AUTO_SCALES_ABOVE}), so every size has the {AUTO_SCALES_ABOVE}-px look",
+        shown_default="auto",
     )
     precision: str = option(
         "auto",
@@ -285,16 +302,22 @@ class Settings:
 
     def _performance(self) -> dict[str, object]:
         """The checked number of coarse-to-fine scales and the precision."""
-        if isinstance(self.scales, bool) or not isinstance(self.scales, int) or self.scales < 1:
+        scales = self.scales
+        if isinstance(scales, str) and scales.strip().isdigit():
+            scales = int(scales)  # from the command line
+        if scales == AUTO_SCALES:
+            scales = auto_scales(self.size)
+        if isinstance(scales, bool) or not isinstance(scales, int) or scales < 1:
             raise InputError(
-                f"scales must be a whole number >= 1 (1 = single scale), got {self.scales!r}"
+                f"scales must be {AUTO_SCALES} or a whole number >= 1 (1 = single scale), "
+                f"got {self.scales!r}"
             )
-        if self.scales > 1 and self.size / 2 ** (self.scales - 1) < MIN_SCALE_SIZE:
+        if scales > 1 and self.size / 2 ** (scales - 1) < MIN_SCALE_SIZE:
             raise InputError(
-                f"{self.scales} scales halve size {self.size} below {MIN_SCALE_SIZE} px; "
+                f"{scales} scales halve size {self.size} below {MIN_SCALE_SIZE} px; "
                 "use fewer --scales or a larger --size"
             )
-        return {"scales": self.scales, "precision": check_precision(self.precision)}
+        return {"scales": scales, "precision": check_precision(self.precision)}
 
     def _followups(self) -> dict[str, object]:
         """The checked colour, blend and style-scale settings (blend weights sum to 1)."""

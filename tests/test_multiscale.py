@@ -17,7 +17,35 @@ def test_schedule_doubles_the_size_and_halves_the_iterations():
     assert schedule(256, 40, 1) == [(256, 40)]  # 1 scale: the single-scale run
 
 
-@pytest.mark.parametrize("scales", [0, -1, 2.5, True])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [(16, 1), (512, 1), (513, 2), (700, 2), (1024, 2), (1025, 3), (2048, 3), (4096, 4)],
+)
+def test_auto_scales_keep_the_first_scale_at_most_512_px(size, expected):
+    """The default: single scale up to 512 px; above, the fewest scales whose coarsest is
+    at most 512 px (1024 -> 512, 1024; 2048 -> 512, 1024, 2048)."""
+    resolved = Settings(size=size).resolve()
+    assert resolved.scales == expected
+    first = schedule(size, 500, expected)[0][0]
+    assert first <= 512 and (expected == 1 or first >= 256)  # 513 px: 256 (rounded), 513
+    assert Settings(size=size, scales=1).resolve().scales == 1  # single scale on request
+    assert Settings(size=size, scales="1").resolve().scales == 1  # as the command line gives
+
+
+def test_a_run_above_the_auto_threshold_goes_coarse_to_fine(
+    tubingen, starry_night, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("style_transfer.settings.AUTO_SCALES_ABOVE", 32)
+    output = tmp_path / "auto.png"
+    result = transfer(tubingen, starry_night, size=64, iterations=2, output=output, progress=False)
+    manifest = json.loads(output.with_name("auto.png.json").read_text())
+    assert manifest["settings"]["scales"] == 2
+    planned = [(s["size"], s["iterations"]) for s in manifest["coarse_to_fine"]["schedule"]]
+    assert planned == [(32, 2), (64, 1)]
+    assert result.image.shape[:2] == (48, 64)
+
+
+@pytest.mark.parametrize("scales", [0, -1, 2.5, True, "x", "2.5"])
 def test_scales_must_be_a_whole_number_from_1(scales):
     with pytest.raises(InputError, match="scales"):
         Settings(scales=scales).resolve()
