@@ -73,13 +73,14 @@ CALIBRATION: dict[str, RatioCalibration] = {
         "was 0.6, results/calibration/original-512px-500it",
     ),
     "normalised": RatioCalibration(
-        4.495e-05,
+        3.3e-05,
         "python -m style_transfer reproduce calibrate --network normalised --size 512 "
-        "--iterations 500 --lbfgs-history 20 (2026-12-03, precision auto): panel C at "
-        "k = 4.495e-05 has 0.261 x the content loss and 0.262 x the style loss of the "
-        "authors' output at 512 px (balance 0.997); results/calibration/normalised-512px-500it. "
-        "That is --reference authors (their screenshot); not yet calibrated against the "
-        "gatys-code reference, the default since 2026-12-04",
+        "--iterations 500 --reference gatys-code --k-start 3.3e-05 (2026-12-04, precision "
+        "auto): panel C at k = 3.3e-05 has 0.312 x the content loss and 0.305 x the style "
+        "loss of the gatys-code reference at 512 px (balance 1.021); "
+        "results/calibrate/normalised-512px-500it. Against the authors' screenshot "
+        "(--reference authors, 2026-12-03, history 20) it was 4.495e-05, "
+        "results/calibration/normalised-512px-500it",
     ),
 }
 CONTENT_LABEL = "A  Neckarfront, Tübingen (photo: A. Praefcke, CC BY 3.0)"
