@@ -206,14 +206,17 @@ def objective_settings(base: Settings) -> Settings:
     )  # fmt: skip
 
 
+def _inputs(images_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """Panel C's content and style files."""
+    return data.image_path("tubingen", images_dir), data.image_path(_panel().style, images_dir)
+
+
 def target(base: Settings, images_dir: str | os.PathLike | None = None) -> dict:
     """The authors' output at the panel's size, scored under the paper objective."""
     from ..api import score
 
     picture = authors_output(images_dir, base.size)
-    content = data.image_path("tubingen", images_dir)
-    style = data.image_path(_panel().style, images_dir)
-    return score(picture, content, style, objective_settings(base))
+    return score(picture, *_inputs(images_dir), objective_settings(base))
 
 
 def reference_render(
@@ -226,8 +229,7 @@ def reference_render(
     """Our ``gatys-code`` render of Tübingen x The Starry Night at ``size`` (rendered once,
     then reused): the authors' method, lossless, at the size being measured."""
     resolved = base.resolve()
-    content = data.image_path("tubingen", images_dir)
-    style = data.image_path(_panel().style, images_dir)
+    content, style = _inputs(images_dir)
     code = Settings(preset="gatys-code", size=size, iterations=resolved.iterations,
                     weights=base.weights, precision=base.precision,
                     lbfgs_history=base.lbfgs_history)  # fmt: skip
@@ -253,9 +255,7 @@ def reference_losses(
     if reference == AUTHORS:
         return target(base, images_dir), None
     path = reference_render(out, base, base.resolve().size, images_dir, report)
-    content = data.image_path("tubingen", images_dir)
-    style = data.image_path(_panel().style, images_dir)
-    return score(path, content, style, objective_settings(base)), path
+    return score(path, *_inputs(images_dir), objective_settings(base)), path
 
 
 class PanelC:
@@ -273,8 +273,7 @@ class PanelC:
     ) -> None:
         self.base, self.folder, self.goal, self.report = base, folder, goal, report
         self.panel = _panel()
-        self.content = data.image_path("tubingen", images_dir)
-        self.style = data.image_path(self.panel.style, images_dir)
+        self.content, self.style = _inputs(images_dir)
 
     def path(self, k: float) -> Path:
         return self.folder / f"{self.panel.key}_{self.panel.style}_k{k:g}.png"
@@ -447,9 +446,7 @@ def check_sizes(
 
     resolved = base.resolve()
     k = ratio_scale_value(ratio_scale, resolved.network)
-    panel = _panel()
-    content = data.image_path("tubingen", images_dir)
-    style = data.image_path(panel.style, images_dir)
+    content, style = _inputs(images_dir)
     rows = []
     for size in sizes:
         at_size = dataclasses.replace(base, size=size)

@@ -104,7 +104,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="PX",
         help="instead of calibrating: panel C with the calibrated k beside gatys-code at "
-        "these sizes, their content-loss ratio",
+        "these sizes, panel C's balance against it",
     )
     calibrate.add_argument(
         "--reference",
