@@ -145,16 +145,20 @@ def figure3() -> list:
             "Change `RATIOS` and `LAYER_ROWS` below to explore; each image is one run. At "
             "the default size the 20 runs take several minutes on a CPU.\n\n"
             "The paper used a *normalised* VGG19 (every filter's mean activation 1); these runs "
-            "use the released weights, on which the same α/β weighs content differently, so "
-            'the columns are shifted against the paper\'s. Add `network="normalised"` to '
-            "the `st.transfer` call to use the paper's network (see results/README.md).\n\n"
+            "use the released weights, on which the printed α/β weigh content differently. "
+            "So, as `reproduce fig3` does, every column's α/β is the paper's times `K`, the "
+            "factor measured for this network against the authors' own implementation "
+            '(`CALIBRATION`, results/README.md "Calibration"); set `K = 1` for the printed '
+            "values.\n\n"
             "*Photo: Andreas Praefcke, CC BY 3.0. Composition VII: public domain.*"
         ),
         new_code_cell(settings_cell(128, 100)),
         new_code_cell(FILES_CELL),
         new_code_cell(
             "# The grid: columns are alpha/beta, rows are the style layers used.\n"
-            "RATIOS = [1e-5, 1e-4, 1e-3, 1e-2]\n"
+            "from style_transfer.tools.figures import CALIBRATION, FIG3_RATIOS\n\n"
+            'K = CALIBRATION["original"].k  # the calibrated factor; 1 = the printed alpha/beta\n'
+            "RATIOS = list(FIG3_RATIOS)  # the paper's columns: 1e-5, 1e-4, 1e-3, 1e-2\n"
             'DEPTHS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]\n'
             "LAYER_ROWS = [DEPTHS[: k + 1] for k in range(len(DEPTHS))]\n\n"
             'content = paper_image("tubingen")\n'
@@ -172,18 +176,18 @@ def figure3() -> list:
             "            style,\n"
             "            size=SIZE,\n"
             "            iterations=ITERATIONS,\n"
-            "            ratio=ratio,\n"
+            "            ratio=K * ratio,\n"
             "            style_layers=layers,\n"
             "            progress=False,\n"
             "        )\n"
             "        grid.append(result.image)\n"
             '        name = layers[0] if len(layers) == 1 else f"{layers[0]} … {layers[-1]}"\n'
-            '        titles.append(f"{name}, α/β={ratio:g}")\n'
+            '        titles.append(f"{name}, α/β={ratio:g}×{K:g}")\n'
             '    print(f"row up to {layers[-1]} done, {time.perf_counter() - started:.0f} s")'
         ),
         new_code_cell(
             "figure = side_by_side(grid, titles, columns=len(RATIOS), image_height=1.5)\n"
-            'figure.suptitle("rows: style layers conv1_1 … convN_1; columns: α/β")\n'
+            'figure.suptitle(f"rows: style layers conv1_1 … convN_1; columns: α/β × {K:g}")\n'
             'figure.savefig(OUTPUT / "figure3_grid.png")\n'
             "figure"
         ),
