@@ -8,10 +8,14 @@ The peak resident memory of a run is estimated as
 where F is the bytes of every VGG19 feature map up to the deepest layer (float32). The
 last term is scipy's L-BFGS-B work array ((2m + 5)·n float64) plus the Evaluator's float64
 vectors (its cache of 4 points and gradients, the best x, the start, the bounds). BASE and
-ACTIVATION_FACTOR are fitted to the peak RSS (``VmHWM``) of real 3-iteration runs at
-256, 512 and 1024 px measured by ``python -m style_transfer bench`` (results/BENCHMARKS.md:
-1.01, 1.52 and 3.54 GiB, matched within 2%). The style features are computed once,
-before the optimisation, so they do not add to its peak.
+ACTIVATION_FACTOR are fitted to the peak RSS (``VmHWM``) of real runs long enough to fill
+the L-BFGS history (30 iterations, history 10, the default coarse-to-fine and precision;
+the higher of float32 and auto) at 256, 512 and 1024 px: 1.02, 1.60 and 3.86 GiB, matched
+within 0.6%; a 2048-px run (12.25 GiB) is predicted 5.6% high (results/BENCHMARKS.md
+section 3). Runs of 3 iterations, the first fit, had touched little of scipy's work array
+(its pages are mapped as they are written) and put the constants ~20% low at 1024 and
+2048 px. The style features are computed once, before the optimisation, so they do not
+add to its peak.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from .network import layers_up_to
 from .settings import LBFGS_HISTORY, Settings
 
 GIB = 2**30
-BASE_BYTES = int(0.85 * GIB)  # Python + TensorFlow + the weights + the traced function
-ACTIVATION_FACTOR = 1.75  # feature maps kept for the gradient and its buffers, per F (fitted)
-STYLE_FACTOR = 1.75
+BASE_BYTES = int(0.84 * GIB)  # Python + TensorFlow + the weights + the traced function
+ACTIVATION_FACTOR = 2.55  # feature maps kept for the gradient and its buffers, per F (fitted)
+STYLE_FACTOR = 1.75  # the style images' forward pass alone (no gradient); not refitted
 OPTIMISER_VECTORS = 16  # L-BFGS-B's 5n, the Evaluator's 8 cached vectors, best x, x0, bounds
 DEFAULT_HISTORY = Settings.lbfgs_history  # the advice never goes below the defaults
 DEFAULT_STYLE_SCALE = Settings.style_scale
