@@ -11,9 +11,15 @@ from style_transfer.tools import precision_bench
 
 @pytest.mark.slow
 def test_time_to_objective_stops_auto_once_within_1pct(machine_precision):
-    (record,) = precision_bench.time_to_objective([32], iterations=6, every=2, histories=(3,))
+    (record,) = precision_bench.time_to_objective(
+        [32], iterations=6, every=2, histories=(3,), optimizers=("lbfgs-tf",)
+    )
     reference, auto = record["float32"], record["auto"]
     assert reference["lbfgs_history"] == auto["lbfgs_history"] == LBFGS_HISTORY
+    assert reference["optimizer"] == auto["optimizer"] == "lbfgs"
+    other = record["auto_lbfgs-tf"]  # the same target, the optimiser with its state in TF
+    assert other["optimizer"] == "lbfgs-tf" and other["precision"]["requested"] == "auto"
+    assert other["trace"][0][1] == 0 and 1 <= other["trace"][-1][1] <= other["iterations"]
     assert record["auto_history_3"]["lbfgs_history"] == 3  # the same target, another history
     assert record["auto_history_3"]["precision"]["requested"] == "auto"
     assert [i for _, i, _ in reference["trace"]] == [0, 2, 4, 6]  # scored every 2 and the last

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..manifest import strict_json
 from ..outputs import make_folder
-from ..settings import PRECISIONS
+from ..settings import OPTIMIZERS, PRECISIONS
 from . import machine
 from .experiments import EXPERIMENTS, run_experiment
 from .machine import floor_flops, matmul_gflops, seconds
@@ -300,6 +300,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lbfgs-histories", type=int, nargs="+", metavar="M",
         help="time-to-objective: auto again with each of these L-BFGS histories (e.g. 5 20); "
         "lbfgs-overhead: the histories measured (5 10 20)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--optimizers", nargs="+", choices=OPTIMIZERS, metavar="NAME",
+        help="time-to-objective: auto again with each of these optimisers (e.g. lbfgs-tf)",
     )  # fmt: skip
     parser.add_argument(
         "--panels", type=panel_at_size, nargs="+", metavar="KEY:PX",

@@ -151,7 +151,7 @@ def run_experiment(args: argparse.Namespace, precisions: tuple[str, ...]) -> lis
         if args.experiment == "time-to-objective":
             return precision_bench.time_to_objective(
                 args.sizes, args.iterations, args.every, args.weights,
-                tuple(args.lbfgs_histories or ()),
+                tuple(args.lbfgs_histories or ()), tuple(args.optimizers or ()),
             )  # fmt: skip
         return precision_bench.precision_panels(
             args.out, args.iterations, tuple(args.panels or precision_bench.PANELS),

@@ -29,9 +29,10 @@ PANELS = (("B", 512), ("C", 512), ("D", 512), ("F", 512), ("C", 256), ("F", 256)
 
 def _run(
     size: int, iterations: int, precision: str, target: float | None, every: int, weights,
-    lbfgs_history: int = LBFGS_HISTORY,
+    lbfgs_history: int = LBFGS_HISTORY, optimizer: str = "lbfgs",
 ) -> dict:  # fmt: skip
-    """One Tübingen x Starry Night run (paper preset, default settings but ``precision``).
+    """One Tübingen x Starry Night run (paper preset, default settings but ``precision``,
+    the history and the optimiser).
 
     Returns its float32 objective trace ``[(seconds, iteration, total)]``, scoring every
     ``every`` iterations (and the last) with the clock stopped; stops once ``target`` is
@@ -48,7 +49,7 @@ def _run(
     started = time.perf_counter()
     settings = Settings(
         size=size, iterations=iterations, precision=precision, weights=weights,
-        lbfgs_history=lbfgs_history,
+        lbfgs_history=lbfgs_history, optimizer=optimizer,
     )  # fmt: skip
     resolved = settings.resolve()
     exact = Settings(size=size, precision="float32", weights=weights).resolve()
@@ -85,11 +86,13 @@ def _run(
             raise KeyboardInterrupt  # reached: minimize stops and keeps the best image
 
     outcome = minimize(
-        evaluator, x0, iterations, bounds=network.pixel_bounds((*prepared.shape, 3)),
+        evaluator, x0, iterations, optimizer=resolved.optimizer,
+        bounds=network.pixel_bounds((*prepared.shape, 3)),
         lbfgs_history=resolved.lbfgs_history, on_iteration=on_iteration,
     )  # fmt: skip
     return {
         "precision": resolved.resolved_precision.as_dict(),
+        "optimizer": resolved.optimizer,
         "lbfgs_history": resolved.lbfgs_history,
         "iterations": outcome.iterations,
         "evaluations": outcome.evaluations,
@@ -102,10 +105,11 @@ def _run(
 
 def time_to_objective(
     sizes: list[int], iterations: int = 500, every: int = 5, weights: str | None = None,
-    histories: tuple[int, ...] = (),
+    histories: tuple[int, ...] = (), optimizers: tuple[str, ...] = (),
 ) -> list[dict]:  # fmt: skip
     """Per size: float32's full run sets the target, then auto runs until within 1% of it;
-    then auto again with each L-BFGS history in ``histories`` (``auto_history_M``)."""
+    then auto again with each L-BFGS history in ``histories`` (``auto_history_M``) and with
+    each other optimiser in ``optimizers`` (``auto_OPTIMIZER``, e.g. ``auto_lbfgs-tf``)."""
     records = []
     for size in sizes:
         reference = _run(size, iterations, "float32", None, every, weights)
@@ -115,6 +119,10 @@ def time_to_objective(
         for history in histories:
             runs[f"auto_history_{history}"] = _run(
                 size, 2 * iterations, "auto", target, every, weights, history
+            )
+        for optimizer in optimizers:
+            runs[f"auto_{optimizer}"] = _run(
+                size, 2 * iterations, "auto", target, every, weights, optimizer=optimizer
             )
         record = {"size": size, "iterations": iterations, "target_total_float32": target}
         for name, run in runs.items():
