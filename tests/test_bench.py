@@ -112,3 +112,14 @@ def test_whole_run_experiments_default_to_500_iterations_and_timings_to_5():
     assert (
         iterations_or_default(parsed("--experiment", "precision-panels", "--iterations", "7")) == 7
     )
+
+
+def test_memory_runs_fill_the_lbfgs_history_at_the_finest_scale():
+    """A peak-RSS run must write scipy's whole work array (pages count once written)."""
+    from style_transfer.multiscale import schedule
+    from style_transfer.settings import LBFGS_HISTORY, auto_scales
+    from style_transfer.tools.peak_memory import full_history_steps
+
+    for size in (256, 512, 1024, 2048):
+        steps = full_history_steps(size)
+        assert schedule(size, steps, auto_scales(size))[-1][1] >= LBFGS_HISTORY + 5, size

@@ -12,13 +12,19 @@ import subprocess
 import sys
 import time
 
+from ..settings import LBFGS_HISTORY, auto_scales
 from .machine import gpu_peak_bytes, peak_rss_bytes
 from .workload import image_shape, synthetic_images
 
-# Iterations per measurement: enough that the finest coarse-to-fine scale (half of them at
-# 1024 px) fills the default L-BFGS history. scipy's work array is np.zeros, whose pages
-# count in RSS only once written: 3 iterations measured 1024-px runs 20% low.
-RSS_STEPS = 30
+
+def full_history_steps(size: int) -> int:
+    """Iterations a measurement at ``size`` needs for its finest coarse-to-fine scale (which
+    runs 1/2^(S-1) of them) to fill the default L-BFGS history, plus 5.
+
+    scipy's work array is np.zeros, whose pages count in RSS only once written: runs of 3
+    iterations measured 1024-px runs 20% low.
+    """
+    return (LBFGS_HISTORY + 5) * 2 ** (auto_scales(size) - 1)
 
 
 def child_rss(mode: str, size: int, steps: int, precision: str, weights: str | None) -> dict:
@@ -62,9 +68,12 @@ def child_rss(mode: str, size: int, steps: int, precision: str, weights: str | N
 
 
 def measure_rss(
-    mode: str, size: int, steps: int, precision: str = "float32", weights: str | None = None
-) -> dict:
-    """Run :func:`child_rss` in a fresh interpreter; its JSON record (or the error)."""
+    mode: str, size: int, steps: int | None = None, precision: str = "float32",
+    weights: str | None = None,
+) -> dict:  # fmt: skip
+    """Run :func:`child_rss` in a fresh interpreter; its JSON record (or the error).
+    ``steps``: iterations, by default :func:`full_history_steps`."""
+    steps = steps or full_history_steps(size)
     command = [
         sys.executable, "-m", "style_transfer.tools.bench", "--child", mode, "--sizes", str(size),
         "--iterations", str(steps), "--precision", precision,
