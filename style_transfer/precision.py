@@ -11,9 +11,11 @@ A request (``Settings.precision``) is one of ``REQUESTS``; what runs is a Keras 
   there a 512-px evaluation takes about a quarter of float32's time (issue 17), for images
   of ``BFLOAT16_MIN_SIZE`` px and more (smaller ones keep float32: see there);
 - ``float32`` on a GPU: mixed float16 has not been checked against float32 on a GPU for this
-  objective (no GPU was lent while writing it), and float16's range is narrower than
+  objective (the one GPU lent had no TensorFlow), and float16's range is narrower than
   bfloat16's (the paper's unnormalised style losses reach 1e10), so ``auto`` does not assume
-  it holds up; ``--precision mixed`` opts in;
+  it holds up; ``--precision mixed`` opts in. TensorFlow runs float32 convolutions in TF32 on
+  Ampere and later GPUs; in a JAX proxy of this objective on an H200 that was 4.7× full
+  float32 at 512 px, and bfloat16 only 1.25× more (results/BENCHMARKS.md 6);
 - ``float32`` everywhere else (no such flag, macOS/Windows, where the flags are not read,
   or oneDNN switched off by ``TF_ENABLE_ONEDNN_OPTS=0``: without it bfloat16 is emulated).
 
