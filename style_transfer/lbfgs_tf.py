@@ -23,13 +23,11 @@ How it differs from scipy's L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995), which it do
 
 It reaches scipy's objective after the same iterations, not the same points
 (tests/test_lbfgs_tf.py: within 0.01% at 32 px and 0.5% at 48 px after 100 iterations, with
-as many evaluations; within 0.3% on a box-constrained quadratic). At 256 px in float32 it
-was no faster on a CPU: measured on the shared 2-core machine, loaded (load average 1.2-1.7
-from other jobs), 0.46-0.75 s per iteration against scipy's 0.47-0.48 s, of which
-0.016-0.019 s outside the network against scipy's 0.025 s in the first 12 iterations, and
-``_direction`` alone takes 30 ms with 20 pairs. At 512 px with bfloat16 evaluations
-(0.44 s) it reached the float32 objective 22% sooner than scipy (results/BENCHMARKS.md 5.6:
-0.43 s per iteration against scipy's 0.51 s, about 0.07 s of which is scipy's own work).
+as many evaluations; within 0.3% on a box-constrained quadratic). On the idle 2-core CPU
+VM it reached the float32 objective within 1% 22%, 20% and 3% sooner than scipy at 256
+(float32), 512 and 1024 px (bfloat16 evaluations): 12-23% less per iteration, but at 1024
+px 10% more iterations (results/BENCHMARKS.md 5.6, 5.7). (A first measurement at 256 px on
+a loaded machine had found it no faster; ``_direction`` takes 30 ms with 20 pairs.)
 It has not run on a GPU (the one lent had no TensorFlow); the same objective in JAX on an
 H200 (BENCHMARKS 6) put scipy's L-BFGS-B at 98% of each 512-px iteration (199 ms around a
 3-ms evaluation) and an L-BFGS kept on the GPU at 4.7 ms per iteration, and showed that the

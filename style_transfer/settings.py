@@ -118,7 +118,7 @@ class Settings:
     optimizer: str = option(
         "lbfgs",
         "L-BFGS (the paper's, scipy's L-BFGS-B), Adam, or lbfgs-tf: a projected L-BFGS "
-        "with its state on the device (for GPUs; on a CPU faster only with bfloat16)",
+        "with its state on the device (for GPUs; on a CPU up to a fifth sooner to the objective)",
         choices=OPTIMIZERS,
     )
     content_layer: str | None = option(
