@@ -45,63 +45,36 @@ from pathlib import Path
 
 import numpy as np
 
-# VGG19's layers up to conv5_1 (the deepest the paper objective needs), Keras names.
-LAYERS = (
-    "conv1_1", "conv1_2", "pool",
-    "conv2_1", "conv2_2", "pool",
-    "conv3_1", "conv3_2", "conv3_3", "conv3_4", "pool",
-    "conv4_1", "conv4_2", "conv4_3", "conv4_4", "pool",
-    "conv5_1",
-)  # fmt: skip
-CONTENT = "conv4_2"
-STYLE = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
-RATIO = 1e-3 * 0.15  # Figure 2 panel C's alpha/beta, calibrated (tools/figures.py)
-HISTORY = 10  # L-BFGS correction pairs, our default
+# The package's modules below import without TensorFlow, which the GPU machine lacks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from style_transfer.images import load_image, resize_long_side, resize_to
+from style_transfer.network import BGR_MEAN, layers_up_to, pixel_bounds
+from style_transfer.presets import PRESETS, RATIO_REFERENCE, content_weight_scale
+from style_transfer.settings import LBFGS_HISTORY
+from style_transfer.tools.figures import CALIBRATION
+
+PAPER = PRESETS["paper"]
+CONTENT, STYLE = PAPER.content_layer, PAPER.style_layers  # Keras names, w_l = 1/5
+LAYERS = layers_up_to(STYLE[-1])  # VGG19 up to conv5_1, the deepest the objective needs
+RATIO = 1e-3 * CALIBRATION["original"].k  # Figure 2 panel C's alpha/beta, calibrated
 IMAGES = ("tubingen.jpg", "starry_night.jpg")
 
 
-def keras_name(layer: str) -> str:
-    block, conv = layer[4:].split("_")
-    return f"block{block}_conv{conv}"
-
-
 def read_h5(path: str) -> dict[str, np.ndarray]:
+    """The kernels and biases of ``LAYERS`` from the Keras VGG19 weights file."""
     import h5py
 
     params = {}
     with h5py.File(path, "r") as weights:
         for layer in LAYERS:
-            if layer != "pool":
-                group = weights[keras_name(layer)]
-                kernel, bias = (np.asarray(group[k], np.float32) for k in sorted(group))
-                if kernel.ndim == 1:
-                    kernel, bias = bias, kernel
-                params[f"{layer}/kernel"], params[f"{layer}/bias"] = kernel, bias
+            for array in weights[layer.name].values():  # kernel (4-D) and bias (1-D)
+                kind = "kernel" if array.ndim == 4 else "bias"
+                params[f"{layer.name}/{kind}"] = np.asarray(array, np.float32)
     return params
 
 
-def resize_long_side(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Bicubic per channel in float, as style_transfer/images.py does."""
-    height, width = rgb.shape[:2]
-    if height >= width:
-        height, width = size, max(1, round(width * size / height))
-    else:
-        height, width = max(1, round(height * size / width)), size
-    return resize_to(rgb, height, width)
-
-
-def resize_to(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    from PIL import Image
-
-    channels = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c])).resize((width, height), 3))
-        for c in range(3)
-    ]
-    return np.clip(np.stack(channels, axis=2), 0, 255).astype(np.float32)
-
-
 def preprocess(rgb: np.ndarray) -> np.ndarray:
+    """network.preprocess without Keras: RGB 0..255 -> BGR minus the ImageNet mean."""
     return (rgb[..., ::-1] - BGR_MEAN).astype(np.float32)
 
 
@@ -124,19 +97,19 @@ def make_objective(params, content_bgr, style_bgr, content_weight, style_weight,
     weights32 = {k: jnp.asarray(v) for k, v in params.items()}
 
     def features(image, weights, dtype, conv_precision):
-        h, out = image.astype(dtype), {}
+        h, out, pooled = image.astype(dtype), {}, 0
         for layer in LAYERS:
-            if layer == "pool":
-                _, height, width, channels = h.shape  # 2x2 average, "valid" (odd edges dropped)
+            if layer.poolings > pooled:  # 2x2 average, "valid" (odd edges dropped, as Keras)
+                _, height, width, channels = h.shape
                 h = h[:, : height // 2 * 2, : width // 2 * 2]
                 h = h.reshape(1, height // 2, 2, width // 2, 2, channels).mean(axis=(2, 4))
-                continue
+                pooled += 1
             h = jax.lax.conv_general_dilated(
-                h, weights[f"{layer}/kernel"], (1, 1), "SAME",
+                h, weights[f"{layer.name}/kernel"], (1, 1), "SAME",
                 dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=conv_precision,
             )  # fmt: skip
-            h = jax.nn.relu(h + weights[f"{layer}/bias"])
-            out[layer] = h
+            h = jax.nn.relu(h + weights[f"{layer.name}/bias"])
+            out[layer.name] = h
         return out
 
     def gram(f):
@@ -169,16 +142,15 @@ def make_objective(params, content_bgr, style_bgr, content_weight, style_weight,
 
 
 def shape_images(data: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image
-
-    content, style = (np.asarray(Image.open(data / n).convert("RGB"), np.float32) for n in IMAGES)
+    content, style = (load_image(data / name) for name in IMAGES)
     content = resize_long_side(content, size)
     style = resize_to(style, *content.shape[:2])  # the paper preset: style at the content's size
     return preprocess(content), preprocess(style)
 
 
 def weights_at(size: int) -> tuple[float, float]:
-    return RATIO * (512 / size) ** 2, 1.0  # alpha scaled to the size, beta 1 (presets.py)
+    """alpha and beta at ``size``: alpha scaled as the paper preset does, beta 1."""
+    return RATIO * content_weight_scale(size, RATIO_REFERENCE), PAPER.style_weight
 
 
 # --------------------------------------------------------------------------- measurements
@@ -246,7 +218,7 @@ def scipy_lbfgs(params, data: Path, size: int, precision: str, iterations: int) 
     value_and_grad, total = make_objective(params, content, style, alpha, beta, precision)
     shape = (1, *content.shape)
     x0 = noise_start(content.shape).astype(np.float64).ravel()
-    lower = np.broadcast_to(-BGR_MEAN, content.shape).astype(np.float64).ravel()
+    lower, upper = pixel_bounds(content.shape)
     spent = {"to_device": 0.0, "evaluation": 0.0, "to_host": 0.0, "evaluations": 0}
     value_and_grad(jnp.asarray(x0.astype(np.float32).reshape(shape)))  # compile
 
@@ -268,8 +240,8 @@ def scipy_lbfgs(params, data: Path, size: int, precision: str, iterations: int) 
 
     start = time.perf_counter()
     result = minimize(
-        fun, x0, jac=True, method="L-BFGS-B", bounds=Bounds(lower, lower + 255.0),
-        options={"maxiter": iterations, "maxcor": HISTORY, "ftol": 0.0, "gtol": 0.0},
+        fun, x0, jac=True, method="L-BFGS-B", bounds=Bounds(lower, upper),
+        options={"maxiter": iterations, "maxcor": LBFGS_HISTORY, "ftol": 0.0, "gtol": 0.0},
     )  # fmt: skip
     wall = time.perf_counter() - start
     final = float(total(jnp.asarray(result.x.astype(np.float32).reshape(shape))))
@@ -287,8 +259,8 @@ def optax_lbfgs(params, data: Path, size: int, precision: str, iterations: int) 
     alpha, beta = weights_at(size)
     _, total = make_objective(params, content, style, alpha, beta, precision)
     shape = (1, *content.shape)
-    lower = jnp.asarray(np.broadcast_to(-BGR_MEAN, shape))
-    optimizer = optax.lbfgs(memory_size=HISTORY)
+    lower, upper = (jnp.asarray(b.reshape(shape), jnp.float32) for b in pixel_bounds(shape[1:]))
+    optimizer = optax.lbfgs(memory_size=LBFGS_HISTORY)
     value_and_grad = optax.value_and_grad_from_state(total)
 
     @jax.jit
@@ -313,7 +285,7 @@ def optax_lbfgs(params, data: Path, size: int, precision: str, iterations: int) 
     wall = time.perf_counter() - start
     # the value and gradient at each new x come from the line search's last trial
     spent["evaluations"] = 1 + linesearch_steps if linesearch_steps else None
-    clipped = jnp.clip(x, lower, lower + 255.0)
+    clipped = jnp.clip(x, lower, upper)
     final = float(total(clipped))
     record = optimiser_record("optax lbfgs (on the GPU, float32, unbounded)", size, precision,
                               wall, iterations, spent, final)  # fmt: skip
