@@ -5,11 +5,12 @@
 - Jupyter: an HTML progress bar and a preview of the image, both updated in place through
   display handles, so the saved notebook holds one of each, not one output per iteration.
 
-Every form shows the weighted terms that add up to the total the optimiser minimises
-(α·content + β·style + γ·TV; γ·TV only when γ ≠ 0), and an ETA from the steady-state time
-per iteration: the first iteration, which includes L-BFGS's first line search and any
-warm-up, is left out. Progress never stops a run: when its output fails (a closed stdout,
-a broken pipe) it falls silent.
+Every form shows a heading when given (what the run resolved to: size, precision,
+optimiser; solve.py), first (a notebook: above its bar), then the weighted terms that
+add up to the total the optimiser minimises (α·content + β·style + γ·TV; γ·TV only
+when γ ≠ 0), and an ETA from the steady-state time per iteration: the first iteration,
+which includes L-BFGS's first line search and any warm-up, is left out. Progress never
+stops a run: when its output fails (a closed stdout, a broken pipe) it falls silent.
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ _ASCII = {"content": "alpha*content", "style": "beta*style", "tv": "gamma*TV"}
 class Progress:
     """Shows one run's progress; ``update`` after each iteration, ``finish`` at the end.
 
-    ``weights``: (α, β, γ) of the objective; ``preview``: turns the optimiser's ``x`` into
-    an image for the notebook preview; ``form``: force one of ``where``'s answers.
+    ``weights``: (α, β, γ) of the objective; ``heading``: a line shown before the first
+    iteration; ``preview``: turns the optimiser's ``x`` into an image for the notebook
+    preview; ``form``: force one of ``where``'s answers.
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class Progress:
         total: int,
         weights: tuple[float, float, float],
         *,
+        heading: str = "",
         stream: TextIO | None = None,
         form: str | None = None,
         preview: Preview | None = None,
@@ -137,6 +140,12 @@ class Progress:
             self._names = _GREEK
         except (LookupError, UnicodeEncodeError):
             self._names = _ASCII
+        self.heading = heading
+        if heading and self.form != NOTEBOOK:  # a notebook shows it above its bar
+            try:
+                self._write(heading + "\n")
+            except Exception:  # as in update: the run goes on, silently
+                self._silent = True
 
     @property
     def silenced(self) -> bool:
@@ -209,9 +218,10 @@ class Progress:
     def _notebook(self, iteration: int, terms: Mapping[str, float], x: np.ndarray | None):
         from IPython.display import HTML, display
 
+        above = f"<code>{html.escape(self.heading)}</code><br>" if self.heading else ""
         bar = HTML(
-            f'<progress value="{iteration}" max="{self.total}" style="width:40ex"></progress> '
-            f"<code>{html.escape(self.text(iteration, terms))}</code>"
+            f'{above}<progress value="{iteration}" max="{self.total}" style="width:40ex">'
+            f"</progress> <code>{html.escape(self.text(iteration, terms))}</code>"
         )
         if self._bar is None:
             self._bar = display(bar, display_id=True)

@@ -301,6 +301,26 @@ def _finish_in_float32(
     return merged, evaluator
 
 
+_OPTIMIZER_NAMES = {"lbfgs": "scipy's L-BFGS-B", "lbfgs-tf": "L-BFGS in TensorFlow"}
+_PRECISION_NAMES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+
+
+def heading(settings: ResolvedSettings, shape: tuple[int, int]) -> str:
+    """What a run resolved to, shown before its first iteration (the manifest records it too):
+    e.g. ``512 x 384 px, 500 iterations, bfloat16 (auto: CPU has avx512_bf16), scipy's
+    L-BFGS-B (history 10)``."""
+    chosen = settings.resolved_precision
+    why = f"auto: {chosen.reason}" if chosen.requested == "auto" else "requested"
+    precision = f"{_PRECISION_NAMES[chosen.used]} ({why})"
+    if settings.optimizer == "adam":
+        optimizer = f"Adam (learning rate {settings.learning_rate:g})"
+    else:
+        name = _OPTIMIZER_NAMES[settings.optimizer]
+        optimizer = f"{name} (history {settings.lbfgs_history})"
+    height, width = shape
+    return f"{width} x {height} px, {settings.iterations} iterations, {precision}, {optimizer}"
+
+
 def run(
     inputs: Prepared,
     settings: ResolvedSettings,
@@ -331,6 +351,7 @@ def run(
         shown = Progress(
             settings.iterations,
             (settings.content_weight, settings.style_weight, settings.tv_weight),
+            heading=heading(settings, inputs.shape),
             preview=lambda x: _finished(x, settings, inputs),
         )
     optimize_started = time.perf_counter()

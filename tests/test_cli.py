@@ -86,7 +86,13 @@ def test_transfer_names_paper_images_and_logs_plain_progress(tmp_path):
     assert process.stderr == "", process.stderr  # no TensorFlow lines, no warnings
     assert PIL.Image.open(tmp_path / "first.png").size == (32, 24)
     lines = process.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines[:2]] == ["iteration 1/2", "iteration 2/2"]
+    ran = json.loads((tmp_path / "first.png.json").read_text())["precision"]
+    names = {"float32": "float32", "mixed_bfloat16": "bfloat16"}  # what it ran as, in words
+    assert lines[0] == (  # what the run resolved to, before it starts, as its manifest says
+        f"32 x 24 px, 2 iterations, {names[ran['used']]} (auto: {ran['reason']}), "
+        "scipy's L-BFGS-B (history 10)"
+    )
+    assert [line.split(":")[0] for line in lines[1:3]] == ["iteration 1/2", "iteration 2/2"]
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", process.stdout), process.stdout
 
 

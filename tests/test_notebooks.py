@@ -126,3 +126,4 @@ def test_progress_in_a_notebook_is_one_bar_and_one_preview(tubingen, starry_nigh
     assert kinds == ["image/jpeg", "text/html"], outputs
     bar = next(o for o in outputs if "text/html" in o.data).data["text/html"]
     assert 'value="25" max="25"' in bar and "α·content" in bar and "ETA" in bar
+    assert "32 x 24 px, 25 iterations" in bar  # the heading, above the bar

@@ -152,3 +152,35 @@ def test_a_run_logs_weighted_terms_that_sum_to_its_total(weights_file, tubingen,
             for v in re.search(r"loss (\S+) = α·content (\S+) \+ β·style ([^,\s]+)", line).groups()
         )
         assert content + style == pytest.approx(total, rel=2e-3), line
+
+
+def test_a_heading_comes_before_the_first_iteration_and_a_broken_stream_only_silences_it():
+    stream, clock = io.StringIO(), Clock()
+    run(Progress(3, WEIGHTS, heading="512 x 384 px, 3 iterations", stream=stream, clock=clock),
+        clock, 3)  # fmt: skip
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "512 x 384 px, 3 iterations"
+    assert lines[1].startswith("iteration 1/3: ")
+
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    assert Progress(3, WEIGHTS, heading="x", stream=Broken()).silenced
+
+
+@pytest.mark.parametrize(
+    ("overrides", "optimiser"),
+    [
+        ({}, "scipy's L-BFGS-B (history 10)"),
+        ({"optimizer": "lbfgs-tf", "lbfgs_history": 5}, "L-BFGS in TensorFlow (history 5)"),
+        ({"optimizer": "adam", "learning_rate": 2.5}, "Adam (learning rate 2.5)"),
+    ],
+)
+def test_the_heading_names_size_iterations_precision_and_optimiser(overrides, optimiser):
+    from style_transfer import Settings
+    from style_transfer.solve import heading
+
+    settings = Settings(size=64, iterations=7, precision="float32", **overrides).resolve()
+    expected = f"64 x 48 px, 7 iterations, float32 (requested), {optimiser}"
+    assert heading(settings, (48, 64)) == expected
