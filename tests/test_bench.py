@@ -54,6 +54,7 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
         [
             sys.executable, "-m", "style_transfer", "bench", "--sizes", "48", "--repeats", "1",
             "--iterations", "2", "--rss-steps", "1", "--json", str(output),
+            "--optimizers", "lbfgs-tf",
         ],
         capture_output=True, text=True, timeout=timeout_for(extra_s=120),
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -67,18 +68,22 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
         assert size[key] > 0, key
     assert size["evaluator_over_floor_float32"] == size["evaluator_s_float32"] / size["floor_s"]
     assert size["speedup_over_common"] == size["common_step_s"] / size["evaluator_s_float32"]
-    lbfgs = size["lbfgs_float32"]
-    # the history fills untimed, then the 2 timed iterations
-    assert lbfgs["history"] == LBFGS_HISTORY and lbfgs["iterations"] == LBFGS_HISTORY + 2
-    assert lbfgs["steady_iterations"] == 2 and lbfgs["evaluations_per_iteration"] >= 1
-    # < 1: the timing wrapper on Evaluator.compute saw the evaluations (else inside TF = 0)
-    assert 0 <= lbfgs["outside_tf_share"] < 1
-    over = size["lbfgs_iteration_over_floor_float32"]
-    assert over == lbfgs["s_per_iteration"] / size["floor_s"]
+    for optimizer in ("lbfgs", "lbfgs-tf"):  # scipy's, and the one --optimizers added
+        lbfgs = size[f"{optimizer}_float32"]
+        assert lbfgs["optimizer"] == optimizer
+        # the history fills untimed, then the 2 timed iterations
+        assert lbfgs["history"] == LBFGS_HISTORY and lbfgs["iterations"] == LBFGS_HISTORY + 2
+        assert lbfgs["steady_iterations"] == 2 and lbfgs["evaluations_per_iteration"] >= 1
+        # < 1: the timing wrapper on Evaluator.compute saw the evaluations (else inside TF = 0)
+        assert 0 <= lbfgs["outside_tf_share"] < 1
+        over = size[f"{optimizer}_iteration_over_floor_float32"]
+        assert over == lbfgs["s_per_iteration"] / size["floor_s"]
     for mode in ("ours", "common"):
         rss = size["rss"][mode]
         assert rss["peak_rss_bytes"] >= rss["baseline_rss_bytes"] > 0, rss
-    assert format_table(report).splitlines()[2] in process.stdout
+    table = format_table(report, optimizers=("lbfgs", "lbfgs-tf"))
+    assert "lbfgs-tf it. s (float32)" in table.splitlines()[0]
+    assert table.splitlines()[2] in process.stdout
 
 
 def test_coarse_to_fine_experiment_with_its_own_baseline_budget():

@@ -8,7 +8,8 @@ candidate alike (the ratios stay fair even when the absolute figures do not):
 - **ours**: one ``Evaluator`` call (all loss terms and the gradient, float64 in and out, as
   scipy gets them), and one L-BFGS iteration of ``optimize.minimize`` once its history is
   full, with the share of its time spent outside TensorFlow (scipy, float64 conversion,
-  callbacks);
+  callbacks); with ``--optimizers lbfgs-tf`` also an iteration of the L-BFGS whose state
+  stays in TensorFlow, timed the same way;
 - **common**: the current keras-io ``neural_style_transfer.py`` step, re-implemented
   faithfully in ``kerasio_baseline``.
 
@@ -45,11 +46,11 @@ from .peak_memory import child_rss, measure_rss
 from .workload import DEFAULT_SIZES, build_floor, build_ours, image_shape, synthetic_images
 
 
-def lbfgs_iterations(evaluator, x0: np.ndarray, iterations: int) -> dict:
-    """Time ``iterations`` L-BFGS iterations once its history is full; the share of them
-    spent outside the tf.function.
+def lbfgs_iterations(evaluator, x0: np.ndarray, iterations: int, optimizer: str = "lbfgs") -> dict:
+    """Time ``iterations`` L-BFGS iterations (``optimizer``: scipy's ``lbfgs`` or
+    ``lbfgs-tf``) once its history is full; the share of them spent outside the tf.function.
 
-    scipy's per-iteration cost grows with the correction pairs held, so the first
+    The per-iteration cost grows with the correction pairs held, so the first
     LBFGS_HISTORY iterations (cheaper) run untimed before the ``iterations`` timed ones.
     """
     from ..network import pixel_bounds
@@ -77,12 +78,14 @@ def lbfgs_iterations(evaluator, x0: np.ndarray, iterations: int) -> dict:
     evaluator.compute = timed
     try:
         outcome = minimize(
-            evaluator, x0, LBFGS_HISTORY + iterations, bounds=pixel_bounds(evaluator.shape),
-            on_iteration=mark,
+            evaluator, x0, LBFGS_HISTORY + iterations, optimizer=optimizer,
+            bounds=pixel_bounds(evaluator.shape), on_iteration=mark,
         )  # fmt: skip
     finally:
         evaluator.compute = compute
-    record: dict = {"history": LBFGS_HISTORY, "iterations": outcome.iterations}
+    record: dict = {
+        "optimizer": optimizer, "history": LBFGS_HISTORY, "iterations": outcome.iterations
+    }  # fmt: skip
     timed_marks = marks[LBFGS_HISTORY - 1 :]  # from the end of the history-filling iterations
     if len(timed_marks) >= 2:
         (t0, in0, e0), (t1, in1, e1) = timed_marks[0], timed_marks[-1]
@@ -102,9 +105,11 @@ def measure_size(
     *,
     common: bool = True,
     precisions: Sequence[str] = ("float32",),
+    optimizers: Sequence[str] = ("lbfgs",),
     weights: str | None = None,
 ) -> dict:
-    """Interleaved rounds of floor / ours (per precision) / common at one size; medians."""
+    """Interleaved rounds of floor / ours (per precision) / common at one size; medians;
+    then ``iterations`` timed iterations of each of ``optimizers`` per precision."""
     height, width = image_shape(size)
     ours = {p: build_ours(size, p, weights) for p in precisions}
     extractor, deepest = ours[precisions[0]][2:]  # the floor is the first precision's network
@@ -140,10 +145,12 @@ def measure_size(
         record["common_step_s"] = median["common"]
         record["speedup_over_common"] = median["common"] / median[f"ours_{precisions[0]}"]
     for precision, (ev, x, _, _) in ours.items() if iterations else ():
-        lbfgs = record[f"lbfgs_{precision}"] = lbfgs_iterations(ev, x, iterations)
-        if "s_per_iteration" in lbfgs:  # absent if L-BFGS stopped before the timed ones
-            over = lbfgs["s_per_iteration"] / median["floor"]
-            record[f"lbfgs_iteration_over_floor_{precision}"] = over
+        for optimizer in optimizers:  # keys lbfgs_float32, lbfgs-tf_float32, ...
+            timed = lbfgs_iterations(ev, x, iterations, optimizer)
+            record[f"{optimizer}_{precision}"] = timed
+            if "s_per_iteration" in timed:  # absent if L-BFGS stopped before the timed ones
+                over = timed["s_per_iteration"] / median["floor"]
+                record[f"{optimizer}_iteration_over_floor_{precision}"] = over
     record["load_average"] = os.getloadavg()
     return record
 
@@ -166,6 +173,7 @@ def run(
     iterations: int = 5,
     common: bool = True,
     precisions: Sequence[str] = ("float32",),
+    optimizers: Sequence[str] = ("lbfgs",),
     rss: bool = True,
     rss_steps: int | None = None,
     weights: str | None = None,
@@ -181,8 +189,9 @@ def run(
     report["sizes"] = []
     for size in sizes:
         record = measure_size(
-            size, repeats, iterations, common=common, precisions=precisions, weights=weights
-        )
+            size, repeats, iterations, common=common, precisions=precisions,
+            optimizers=optimizers, weights=weights,
+        )  # fmt: skip
         record["floor_share_of_matmul"] = (
             record["floor_gflops_per_s"] / report["matmul_gflops_per_s"]
         )
@@ -193,7 +202,7 @@ def run(
         report["sizes"].append(record)
         echo(f"  measured {size} px (load {os.getloadavg()[0]:.1f})")
     report["load_average_at_end"] = os.getloadavg()
-    echo(format_table(report, precisions))
+    echo(format_table(report, precisions, optimizers))
     if output is not None:
         from ..manifest import write_json_atomic
 
@@ -203,13 +212,17 @@ def run(
     return report
 
 
-def format_table(report: dict, precisions: Sequence[str] = ("float32",)) -> str:
+def format_table(
+    report: dict, precisions: Sequence[str] = ("float32",), optimizers: Sequence[str] = ("lbfgs",)
+) -> str:
     """The report as a Markdown table (one row per size)."""
+    timed = [(o, p) for p in precisions for o in optimizers]
     head = ["size", "floor s", "GFLOP/s (% matmul)"]
     for precision in precisions:
         head += [f"Evaluator s ({precision})", "x floor"]
-    for precision in precisions:
-        head += [f"L-BFGS it. s ({precision})", "x floor", "evals/it.", "outside TF/it."]
+    for optimizer, precision in timed:
+        name = "L-BFGS" if optimizer == "lbfgs" else optimizer
+        head += [f"{name} it. s ({precision})", "x floor", "evals/it.", "outside TF/it."]
     head += ["common step s", "speed-up"]
     head += ["peak RSS ours", "peak RSS common"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -222,12 +235,12 @@ def format_table(report: dict, precisions: Sequence[str] = ("float32",)) -> str:
         for precision in precisions:
             row += [f"{r[f'evaluator_s_{precision}']:.3f}",
                     f"{r[f'evaluator_over_floor_{precision}']:.3f}"]  # fmt: skip
-        for precision in precisions:
-            lbfgs = r.get(f"lbfgs_{precision}")
+        for optimizer, precision in timed:
+            lbfgs = r.get(f"{optimizer}_{precision}")
             if lbfgs and "s_per_iteration" in lbfgs:
                 row += [
                     f"{lbfgs['s_per_iteration']:.3f}",
-                    f"{r[f'lbfgs_iteration_over_floor_{precision}']:.2f}",
+                    f"{r[f'{optimizer}_iteration_over_floor_{precision}']:.2f}",
                     f"{lbfgs['evaluations_per_iteration']:.2f}",
                     f"{100 * lbfgs['outside_tf_share']:.1f}%",
                 ]
@@ -304,7 +317,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--optimizers", nargs="+", choices=OPTIMIZERS, metavar="NAME",
-        help="time-to-objective: auto again with each of these optimisers (e.g. lbfgs-tf)",
+        help="time-to-objective: auto again with each of these optimisers (e.g. lbfgs-tf); "
+        "speed: time these optimisers' iterations too, beside scipy's",
     )  # fmt: skip
     parser.add_argument(
         "--panels", type=panel_at_size, nargs="+", metavar="KEY:PX",
@@ -352,8 +366,8 @@ def main_from_args(args: argparse.Namespace) -> int:
         return 0
     run(
         args.sizes, repeats=args.repeats, iterations=args.iterations, common=not args.no_common,
-        precisions=precisions, rss=not args.no_rss, rss_steps=args.rss_steps,
-        weights=args.weights, output=args.json,
+        precisions=precisions, optimizers=("lbfgs", *(args.optimizers or ())),
+        rss=not args.no_rss, rss_steps=args.rss_steps, weights=args.weights, output=args.json,
     )  # fmt: skip
     return 0
 
