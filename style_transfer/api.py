@@ -50,7 +50,9 @@ class Result:
     saved_to: Path | None = None  # where ``save`` wrote the image (resolved)
 
     @classmethod
-    def from_record(cls, record: RunRecord, settings: ResolvedSettings, output: Path | None):
+    def from_record(
+        cls, record: RunRecord, settings: ResolvedSettings, output: Path | None
+    ) -> Result:
         """The Result of a run, with its manifest built from the record."""
         built = manifest.build(record, settings, output=output)
         return cls(

@@ -188,7 +188,10 @@ def images_folder(images_dir: str | os.PathLike | None = None) -> Path | None:
     folder = expand_user(chosen)
     source = "--images" if images_dir is not None and str(images_dir) else f"${ENV_VAR}"
     if not folder.is_dir():
-        raise InputError(f"image folder {str(folder)!r} (from {source}) is not a folder; fix it")
+        raise InputError(
+            f"image folder {str(folder)!r} (from {source}) is not a folder; point {source} "
+            "at a folder holding the paper's images, or drop it to download them"
+        )
     return folder
 
 
@@ -268,7 +271,9 @@ def input_path(argument: str, images_dir: str | os.PathLike | None = None) -> st
     return str(image_path(key, images_dir))
 
 
-def available(names: list[str] | None = None, images_dir: str | os.PathLike | None = None):
+def available(
+    names: list[str] | None = None, images_dir: str | os.PathLike | None = None
+) -> dict[str, Path]:
     """``{name: path}`` for the images of ``names`` (default: all) that can be had; no errors."""
     found = {}
     for name in names or list(IMAGES):

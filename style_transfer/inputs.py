@@ -124,7 +124,9 @@ def check_big_enough(
         )
 
 
-def size_style(style: np.ndarray, height: int, width: int, settings: ResolvedSettings):
+def size_style(
+    style: np.ndarray, height: int, width: int, settings: ResolvedSettings
+) -> np.ndarray:
     """The preset's style size, times ``style_scale`` (>1: larger style features)."""
     return images.resize_to(style, *style_shape(style.shape[:2], height, width, settings))
 

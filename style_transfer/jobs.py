@@ -14,6 +14,7 @@ driver writes every image and manifest (atomically, through ``Result.save``).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -122,7 +123,7 @@ class JobsReport:
 # ---------------------------------------------------------------- command-line flags
 
 
-def add_arguments(parser, *, force: bool = True) -> None:
+def add_arguments(parser: argparse.ArgumentParser, *, force: bool = True) -> None:
     """``--workers``, ``--ray-address``, ``--cpus-per-task`` (and ``--force``) on ``parser``."""
     group = parser.add_argument_group("where the jobs run (default: here, one after the other)")
     group.add_argument(
@@ -148,7 +149,7 @@ def add_arguments(parser, *, force: bool = True) -> None:
         group.add_argument("--force", action="store_true", help="re-render jobs already done")
 
 
-def placement_from_args(args) -> Placement:
+def placement_from_args(args: argparse.Namespace) -> Placement:
     return Placement(args.workers, args.ray_address, args.cpus_per_task)
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 from .errors import InputError
 from .network import deepest as deepest_of
 from .network import layers_up_to
-from .settings import LBFGS_HISTORY, Settings
+from .resolved import ResolvedSettings
+from .settings import LBFGS_HISTORY, MIN_SIZE, Settings
 
 GIB = 2**30
 BASE_BYTES = int(0.84 * GIB)  # Python + TensorFlow + the weights + the traced function
@@ -88,13 +89,13 @@ def largest_fitting_size(
     lbfgs_history: int = LBFGS_HISTORY,
     *,
     styles: int = 1,
-    style_scale: float = 1.0,
+    style_scale: float = DEFAULT_STYLE_SCALE,
 ) -> int:
-    """The largest longer side (same aspect) whose estimate fits in ``budget`` bytes (>= 16),
-    with ``styles`` style images at that size times ``style_scale``."""
+    """The largest longer side (same aspect, at least MIN_SIZE) whose estimate fits in
+    ``budget`` bytes, with ``styles`` style images at that size times ``style_scale``."""
     height, width = shape
     longest = max(height, width)
-    low, high = 16, longest
+    low, high = MIN_SIZE, longest
     while low < high:
         middle = (low + high + 1) // 2
         scale = middle / longest
@@ -126,7 +127,10 @@ def shape_at_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
 
 
 def check_memory(
-    content_shape: tuple[int, int], styles: int, settings, available: int | None = None
+    content_shape: tuple[int, int],
+    styles: int,
+    settings: ResolvedSettings,
+    available: int | None = None,
 ) -> int:
     """Refuse (InputError) a run whose estimate exceeds the memory available; else the estimate.
 
@@ -136,7 +140,7 @@ def check_memory(
     ``--style-scale`` when the run would fit at their defaults, else ``--size``.
     """
     shape = shape_at_size(content_shape, settings.size)
-    scale = float(getattr(settings, "style_scale", 1.0))
+    scale = float(settings.style_scale)
     deepest = deepest_of(settings.layers)
     history = settings.lbfgs_history if settings.optimizer.startswith("lbfgs") else 0
 

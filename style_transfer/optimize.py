@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from .errors import InputError, Terminated
 from .evaluator import Evaluator, NonFiniteLossError
-from .settings import LBFGS_HISTORY, OPTIMIZERS
+from .settings import LBFGS_HISTORY, LEARNING_RATE, OPTIMIZERS
 
 # L-BFGS-B's first step (in a box) is P(x - g): as many grey levels as the gradient is large.
 # On the normalised network that is ~1e-5 (its loss is ~5), a decrease bfloat16's rounding
@@ -56,10 +56,10 @@ def minimize(
     x0: np.ndarray,
     iterations: int,
     *,
-    optimizer: str = "lbfgs",
+    optimizer: str = OPTIMIZERS[0],
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
     lbfgs_history: int = LBFGS_HISTORY,
-    learning_rate: float = 10.0,
+    learning_rate: float = LEARNING_RATE,
     on_iteration: IterationCallback | None = None,
 ) -> Outcome:
     """Minimise the evaluator's loss from ``x0`` for ``iterations`` iterations.

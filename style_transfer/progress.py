@@ -163,7 +163,9 @@ class Progress:
             line += f", {rate:.3g} s/iteration, ETA {duration(eta)}"
         return line
 
-    def update(self, iteration: int, terms: Mapping[str, float], x: np.ndarray | None = None):
+    def update(
+        self, iteration: int, terms: Mapping[str, float], x: np.ndarray | None = None
+    ) -> None:
         """Record that ``iteration`` ended with these loss terms at ``x``; show it if due."""
         self.rate.update(iteration)
         if self._silent:

@@ -45,16 +45,16 @@ class ResolvedSettings:
     lbfgs_history: int
     save_every: int
     weights: str | None
-    network: str = "original"
-    calibration: str | None = None
-    preserve_colour: str | None = None
-    histogram_method: str = "pca"
-    match_luminance: bool = True
-    style_blend_weights: tuple[float, ...] | None = None  # normalised to sum 1; None = equal
-    style_scale: float = 1.0
-    scales: int = 1  # coarse-to-fine scales (multiscale.py); 1 = single scale
-    precision: str = "float32"  # the request; what it resolved to is the manifest's "precision"
-    ratio_reference: int | None = None  # None: alpha as given (before this setting existed)
+    network: str
+    calibration: str | None
+    preserve_colour: str | None
+    histogram_method: str
+    match_luminance: bool
+    style_blend_weights: tuple[float, ...] | None  # normalised to sum 1; None = equal
+    style_scale: float
+    scales: int  # coarse-to-fine scales (multiscale.py); 1 = single scale
+    precision: str  # the request; what it resolved to is the manifest's "precision"
+    ratio_reference: int | None  # None: alpha as given (a manifest from before it existed)
 
     @property
     def resolved_precision(self) -> Precision:

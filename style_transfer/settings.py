@@ -13,19 +13,23 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 from .network import FILTERS, POOLINGS, PRECISIONS, check_pooling, check_precision, keras_layer_name
+from .precision import BFLOAT16_MIN_SIZE
 from .presets import PAPER_STYLE_LAYERS as PAPER_STYLE_LAYERS  # re-exported
 from .presets import PRESETS, RATIO_REFERENCE, Preset, content_weight_scale
 from .resolved import ResolvedSettings
+from .weights import ENV_VAR as WEIGHTS_ENV_VAR
 
 OPTIMIZERS = ("lbfgs", "adam", "lbfgs-tf")  # lbfgs-tf: opt-in, state on the device (lbfgs_tf.py)
 # L-BFGS correction pairs. scipy's setulb reads and writes its 2 x m x n history (n = 3 values
 # per pixel) at every iteration: at 512 px, m = 20 cost ~0.2 s per iteration, a third of a
 # bfloat16 iteration; m = 10 reaches the same objective 11-14% sooner (BENCHMARKS.md 5.3).
 LBFGS_HISTORY = 10
+LEARNING_RATE = 10.0  # Adam's step size, in grey levels
 INITS = ("noise", "content", "style")
 COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's colours
 HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' default
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
+MIN_SIZE = 16  # longest side in pixels: conv5_1 sits after four 2x poolings
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
 MIN_SCALE_SIZE = 32  # the coarsest coarse-to-fine scale, longest side in pixels
 # scales="auto": coarse-to-fine above this size, its coarsest scale at most this (the size
@@ -116,7 +120,7 @@ class Settings:
     init: str | None = option(None, "noise | content | style | PATH (default: the preset's)")
     seed: int = option(0, "seed for the noise start")
     optimizer: str = option(
-        "lbfgs",
+        OPTIMIZERS[0],
         "L-BFGS (the paper's, scipy's L-BFGS-B), Adam, or lbfgs-tf: a projected L-BFGS "
         "with its state on the device (for GPUs; on a CPU up to a fifth sooner to the objective)",
         choices=OPTIMIZERS,
@@ -127,11 +131,11 @@ class Settings:
     style_layers: Sequence[str] | Mapping[str, float] | None = option(
         None, "comma-separated, e.g. conv1_1,conv2_1,conv3_1", **OBJECTIVE
     )
-    learning_rate: float = option(10.0, "Adam step size")
+    learning_rate: float = option(LEARNING_RATE, "Adam step size")
     lbfgs_history: int = option(LBFGS_HISTORY, "L-BFGS memory: correction pairs kept")
     save_every: int = option(0, "also save every K iterations", shown_default="0: off")
     weights: str | None = option(
-        None, "local VGG19 notop .h5 file (or set STYLE_TRANSFER_WEIGHTS)", **OBJECTIVE
+        None, f"local VGG19 notop .h5 file (or set {WEIGHTS_ENV_VAR})", **OBJECTIVE
     )
     network: str = option(
         "original",
@@ -187,7 +191,8 @@ class Settings:
     precision: str = option(
         "auto",
         "the network's arithmetic (Grams and losses stay float32): auto = bfloat16 where the "
-        "CPU has it natively (AMX/AVX512_BF16) and the image is 512 px or more, else float32; "
+        f"CPU has it natively (AMX/AVX512_BF16) and the image is {BFLOAT16_MIN_SIZE} px or "
+        "more, else float32; "
         "mixed = bfloat16 (CPU) / float16 (GPU) anyway",
         choices=PRECISIONS,
     )
@@ -201,8 +206,10 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InputError(f"{name} must be a whole number, got {value!r}")
-        if self.size < 16 or self.size > MAX_SIZE:
-            raise InputError(f"size must be between 16 and {MAX_SIZE} pixels, got {self.size}")
+        if self.size < MIN_SIZE or self.size > MAX_SIZE:
+            raise InputError(
+                f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {self.size}"
+            )
         if self.iterations < 1:
             raise InputError(f"iterations must be at least 1, got {self.iterations}")
         if self.save_every < 0:
@@ -236,7 +243,10 @@ class Settings:
         else:
             content_weight = preset.content_weight / preset.style_weight * style_weight
         if content_weight == 0 and style_weight == 0:
-            raise InputError("content and style weights are both 0; nothing to optimise")
+            raise InputError(
+                "content and style weights are both 0; nothing to optimise: give "
+                "--content-weight or --style-weight above 0"
+            )
         reference = self._ratio_reference(preset)
         content_weight *= content_weight_scale(self.size, reference)
 
@@ -287,10 +297,11 @@ class Settings:
             if value.strip().lower() == NO_REFERENCE:
                 return None
             value = int(value) if value.strip().isdigit() else value
-        if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= MAX_SIZE:
+        in_range = isinstance(value, int) and MIN_SIZE <= value <= MAX_SIZE
+        if isinstance(value, bool) or not in_range:
             raise InputError(
-                f"ratio reference must be a size in px (16 to {MAX_SIZE}) or {NO_REFERENCE}, "
-                f"got {value!r}; e.g. --ratio-reference {RATIO_REFERENCE}"
+                f"ratio reference must be a size in px ({MIN_SIZE} to {MAX_SIZE}) or "
+                f"{NO_REFERENCE}, got {value!r}; e.g. --ratio-reference {RATIO_REFERENCE}"
             )
         if preset.loss_form != "paper":
             raise InputError(

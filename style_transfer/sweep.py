@@ -236,7 +236,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _sweep(args: argparse.Namespace) -> int:
     axes = parse_grid(args.grid)
-    out = _output_folder(args.out)
+    out = make_folder(args.out)
     inputs = {"masks": tuple(args.masks) if args.masks else None,
               "style_masks": tuple(args.style_masks) if args.style_masks else None}  # fmt: skip
     jobs = sweep_jobs(args.content, args.style, axes, _settings(args), out, **inputs)
@@ -247,23 +247,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    out = _output_folder(args.out)
+    out = make_folder(args.out)
     jobs = batch_jobs(expand(args.content), args.style, _settings(args), out)
     report = run_jobs(
         jobs, placement_from_args(args), force=args.force, report=reporter(args.quiet)
     )
     return _summarise(report, out, None)
-
-
-def _output_folder(path: str) -> Path:
-    out = Path(path)
-    try:
-        make_folder(out)
-    except OSError as error:
-        raise InputError(
-            f"cannot create output folder {path!r}: {error.strerror or error}; choose another --out"
-        ) from None
-    return out
 
 
 def _summarise(report: JobsReport, out: Path, axes: Sequence[Axis] | None) -> int:

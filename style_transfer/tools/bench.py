@@ -38,7 +38,7 @@ import numpy as np
 
 from ..manifest import strict_json
 from ..outputs import make_folder
-from ..settings import OPTIMIZERS, PRECISIONS
+from ..settings import MIN_SIZE, OPTIMIZERS, PRECISIONS
 from . import machine
 from .experiments import EXPERIMENTS, run_experiment
 from .machine import floor_flops, matmul_gflops, seconds
@@ -263,7 +263,7 @@ def format_table(
 def panel_at_size(text: str) -> tuple[str, int]:
     """``C:512`` -> ("C", 512): a Figure 2 panel and the longer side to render it at."""
     key, _, size = text.partition(":")
-    if key not in "BCDEF" or len(key) != 1 or not size.isdigit() or int(size) < 16:
+    if key not in "BCDEF" or len(key) != 1 or not size.isdigit() or int(size) < MIN_SIZE:
         raise argparse.ArgumentTypeError(
             f"expected a panel B-F and a size, e.g. C:512, got {text!r}"
         )

@@ -12,7 +12,7 @@ import os
 
 from .. import data, errors
 from ..settings import Settings
-from .calibrate import DEFAULT_REFERENCE, REFERENCES
+from .calibrate import DEFAULT_REFERENCE, MAX_STEPS, REFERENCES, TOLERANCE
 from .figures import (
     CALIBRATED,
     DEFAULT_NETWORK,
@@ -56,7 +56,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         )
         parser.add_argument(
             "--images",
-            help="folder with the paper's images (or set STYLE_TRANSFER_IMAGES; "
+            help=f"folder with the paper's images (or set {data.ENV_VAR}; "
             "default: download them into the Keras cache)",
         )
         parser.add_argument(
@@ -84,8 +84,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="which figure; calibrate: find k (tools/calibrate.py); parity: the gatys-code "
         "preset beside the authors' output (tools/parity.py)",
     )
-    run.add_argument("--size", type=int, default=512, help="longer side in px (512)")
-    run.add_argument("--iterations", type=int, default=500, help="L-BFGS iterations (500)")
+    add_setting_flag(run, "size")
+    add_setting_flag(run, "iterations")
     run.add_argument("--force", action="store_true", help="re-render panels already done")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     run.add_argument(
@@ -114,9 +114,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "authors' method at the same size, lossless) or authors (their notebook's output, a "
         "resampled screenshot)",
     )
-    calibrate.add_argument("--max-steps", type=int, default=8, help="renders at most (8)")
     calibrate.add_argument(
-        "--tolerance", type=float, default=0.05, help="balance within this of 1 (0.05)"
+        "--max-steps", type=int, default=MAX_STEPS, help=f"renders at most ({MAX_STEPS})"
+    )
+    calibrate.add_argument(
+        "--tolerance", type=float, default=TOLERANCE, help=f"balance within this of 1 ({TOLERANCE})"
     )
     calibrate.add_argument(
         "--k-start", type=float, help="first k (default: the network's recorded k)"
