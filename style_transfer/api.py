@@ -127,7 +127,7 @@ def features(
     layers: Sequence[str] = PAPER_STYLE_LAYERS,
     *,
     size: int | None = None,
-    pooling: str = "avg",
+    pooling: str = network.PAPER_POOLING,
     weights: str | os.PathLike | None = None,
 ) -> dict[str, np.ndarray]:
     """VGG19's rectified feature maps of ``image``: ``{layer: (H_l, W_l, N_l) float32}``.

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 from . import data, errors, quiet
 from .errors import StyleTransferError
-from .flags import GROUP_TITLES, add_setting_flags, setting_names
+from .flags import GROUP_TITLES, add_images_flag, add_setting_flags, setting_names
 from .manifest import strict_json
 from .paths import quoted
 from .settings import Settings
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "paper image's name: starry_night, shipwreck, the_scream, composition_vii",
     )
     run.add_argument("-o", "--output", required=True, help="output image, e.g. out.png")
+    add_images_flag(run)
     sections = add_setting_flags(run, setting_names("transfer"), GROUP_TITLES)
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     regions = sections["beyond"]
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--style", required=True, nargs="+", help="style image(s) (resized per the preset)"
     )
     score.add_argument("--json", action="store_true", help="print one JSON object")
+    add_images_flag(score)
     objective = {"objective": GROUP_TITLES["objective"]}
     add_setting_flags(score, setting_names("score"), objective)
 
@@ -123,8 +125,8 @@ def _transfer(args: argparse.Namespace) -> int:
 
     settings = _settings(args, "transfer")
     result = transfer(
-        data.input_path(args.content),
-        [data.input_path(style) for style in args.style],
+        data.input_path(args.content, args.images),
+        [data.input_path(style, args.images) for style in args.style],
         settings,
         output=args.output,
         progress=not args.quiet,
@@ -174,8 +176,8 @@ def _score(args: argparse.Namespace) -> int:
     from .api import score
 
     settings = _settings(args, "score")
-    styles = [data.input_path(style) for style in args.style]
-    report = score(args.image, data.input_path(args.content), styles, settings)
+    styles = [data.input_path(style, args.images) for style in args.style]
+    report = score(args.image, data.input_path(args.content, args.images), styles, settings)
     if args.json:
         said = _say(json.dumps(strict_json(report), indent=2, allow_nan=False))
     else:

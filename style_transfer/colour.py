@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import InputError
-from .settings import COLOUR_MODES, HISTOGRAM_METHODS
+from .settings import COLOUR_MODES, HISTOGRAM_METHOD, HISTOGRAM_METHODS
 
 EPS = 1e-5  # added to both covariances (0..1 units), as in the authors' code
 
@@ -52,7 +52,7 @@ def _sqrtm(matrix: np.ndarray) -> np.ndarray:
 
 
 def colour_transform(
-    style: np.ndarray, content: np.ndarray, method: str = "pca", *, eps: float = EPS
+    style: np.ndarray, content: np.ndarray, method: str = HISTOGRAM_METHOD, *, eps: float = EPS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(A, mu_s, mu_c)`` (0..1 units) with ``A C_s A^T = C_c`` for the chosen ``method``."""
     if method not in HISTOGRAM_METHODS:
@@ -81,7 +81,7 @@ def colour_transform(
 def match_histogram(
     style: np.ndarray,
     content: np.ndarray,
-    method: str = "pca",
+    method: str = HISTOGRAM_METHOD,
     *,
     eps: float = EPS,
     clip: bool = True,
@@ -162,7 +162,7 @@ def prepare(
     styles: Sequence[np.ndarray],
     mode: str | None,
     *,
-    method: str = "pca",
+    method: str = HISTOGRAM_METHOD,
     match: bool = True,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The content and styles the optimisation should see under colour mode ``mode``."""

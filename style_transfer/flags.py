@@ -91,3 +91,15 @@ def add_network_flags(
     """``--network`` and ``--calibration`` (``default``: another default network)."""
     add_setting_flag(group, "network", default)
     add_setting_flag(group, "calibration")
+
+
+def add_images_flag(parser: argparse.ArgumentParser) -> None:
+    """``--images DIR``: where the paper's images named on the command line are found."""
+    from .data import ENV_VAR
+
+    parser.add_argument(
+        "--images",
+        metavar="DIR",
+        help=f"folder with the paper's images (or set {ENV_VAR}; default: download them "
+        "into the Keras cache)",
+    )

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # keras (and TensorFlow) load only when a network is built
 # (block, number of convs, filters) of VGG19's convolutional part.
 VGG19_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
 POOLINGS = ("avg", "max")  # the 2x2 pooling between blocks: the paper's average, or max
+PAPER_POOLING = POOLINGS[0]
 PRECISIONS = _precision.REQUESTS  # auto, float32, mixed: see precision.py
 
 
@@ -116,7 +117,10 @@ def check_precision(precision: object) -> str:
 
 
 def build_feature_extractor(
-    layers: Iterable[str], weights: WeightsDict, pooling: str = "avg", precision: str = "float32"
+    layers: Iterable[str],
+    weights: WeightsDict,
+    pooling: str = PAPER_POOLING,
+    precision: str = "float32",
 ) -> keras.Model:
     """A ``keras.Model`` mapping a preprocessed BGR batch to float32 ``{layer: features}``.
 

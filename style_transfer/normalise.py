@@ -74,7 +74,7 @@ def calibration_digest(paths: Sequence[str | os.PathLike], size: int) -> str:
 def mean_activations(
     weights: WeightsDict,
     rgb_images: Sequence[np.ndarray],
-    pooling: str = "avg",
+    pooling: str = network.PAPER_POOLING,
     layers: Sequence[str] = CONV_LAYERS,
 ) -> dict[str, np.ndarray]:
     """Per-filter mean activation of each conv layer: the mean over positions of each
@@ -111,7 +111,7 @@ def normalise_weights(weights: WeightsDict, means: Mapping[str, np.ndarray]) -> 
 
 def normalised_weights(
     weights_path: str | os.PathLike,
-    pooling: str = "avg",
+    pooling: str = network.PAPER_POOLING,
     calibration: str | os.PathLike | None = None,
     *,
     size: int = CALIBRATION_SIZE,

@@ -28,6 +28,7 @@ LEARNING_RATE = 10.0  # Adam's step size, in grey levels
 INITS = ("noise", "content", "style")
 COLOUR_MODES = ("luminance", "histogram")  # colour.py: preserve the content's colours
 HISTOGRAM_METHODS = ("pca", "cholesky", "symmetric")  # "pca" is the authors' default
+HISTOGRAM_METHOD = HISTOGRAM_METHODS[0]
 NETWORKS = ("original", "normalised")  # normalise.py: the paper's mean-1 VGG19
 MIN_SIZE = 16  # longest side in pixels: conv5_1 sits after four 2x poolings
 MAX_SIZE = 8192  # longest side in pixels; far beyond what fits in memory on most machines
@@ -156,7 +157,7 @@ class Settings:
         **BEYOND,
     )
     histogram_method: str = option(
-        "pca",
+        HISTOGRAM_METHOD,
         "the colour map for --preserve-colour histogram",
         choices=HISTOGRAM_METHODS,
         shown_default="pca, the authors'",

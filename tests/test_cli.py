@@ -12,7 +12,7 @@ import PIL.Image
 import pytest
 from timeouts import timeout_for
 
-from style_transfer import Settings, cli, score
+from style_transfer import Settings, cli, data, score
 from style_transfer.weights import WEIGHTS_MD5
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +94,30 @@ def test_transfer_names_paper_images_and_logs_plain_progress(tmp_path):
     )
     assert [line.split(":")[0] for line in lines[1:3]] == ["iteration 1/2", "iteration 2/2"]
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", process.stdout), process.stdout
+
+
+@pytest.mark.subprocess
+def test_transfer_and_score_find_named_paper_images_in_images_dir(images_dir, tmp_path):
+    """--images DIR, as the missing-image error advises, with no $STYLE_TRANSFER_IMAGES and
+    an empty Keras cache (nothing to download from: the names must come from DIR)."""
+    env = {k: v for k, v in os.environ.items() if k != "STYLE_TRANSFER_IMAGES"}
+    env.update(KERAS_HOME=str(tmp_path / "keras"), PYTHONWARNINGS="ignore")
+    output = tmp_path / "out.png"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "style_transfer", *args, "--images", str(images_dir)],
+            capture_output=True, text=True, env=env, timeout=timeout_for(iterations=2),
+        )  # fmt: skip
+
+    made = run("transfer", "tubingen", "starry_night", "-o", str(output), "--size", "32",
+               "--iterations", "2", "--quiet")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    inputs = json.loads((tmp_path / "out.png.json").read_text())["inputs"]
+    assert Path(inputs["content"]["path"]) == (images_dir / "tubingen.jpg").resolve()
+    scored = run("score", str(output), "--content", "tubingen", "--style", "starry_night")
+    assert scored.returncode == 0, scored.stderr
+    assert not (tmp_path / "keras" / data.CACHE_SUBDIR).exists()  # nothing fetched
 
 
 @pytest.mark.subprocess

@@ -43,7 +43,10 @@ from . import machine
 from .experiments import EXPERIMENTS, run_experiment
 from .machine import floor_flops, matmul_gflops, seconds
 from .peak_memory import child_rss, measure_rss
+from .precision_bench import PANELS_OUT, RUN_ITERATIONS
 from .workload import DEFAULT_SIZES, build_floor, build_ours, image_shape, synthetic_images
+
+REPEATS = 3  # interleaved timing rounds per size; the medians are reported
 
 
 def lbfgs_iterations(evaluator, x0: np.ndarray, iterations: int, optimizer: str = "lbfgs") -> dict:
@@ -169,7 +172,7 @@ def _fresh_call(evaluator, x: np.ndarray) -> Callable[[], object]:
 def run(
     sizes: Sequence[int] = DEFAULT_SIZES,
     *,
-    repeats: int = 3,
+    repeats: int = REPEATS,
     iterations: int = 5,
     common: bool = True,
     precisions: Sequence[str] = ("float32",),
@@ -274,7 +277,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` flags (the CLI subcommand's and ``python -m style_transfer.tools.bench``'s)."""
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
                         help="longer sides in px (256 512 1024); images are 4:3")  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per size (3)")
+    parser.add_argument(
+        "--repeats", type=int, default=REPEATS, help=f"timed rounds per size ({REPEATS})"
+    )
     parser.add_argument(
         "--iterations", type=int, default=None,
         help="speed: L-BFGS iterations timed, after the history fills (5); time-to-objective "
@@ -326,8 +331,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "B:512 C:512 D:512 F:512 C:256 F:256)",
     )  # fmt: skip
     parser.add_argument(
-        "--out", default="results/precision",
-        help="precision-panels: where the images go (results/precision)",
+        "--out", default=PANELS_OUT,
+        help=f"precision-panels: where the images go ({PANELS_OUT})",
     )  # fmt: skip
     parser.add_argument(
         "--baseline-iterations", type=int, default=None,
@@ -339,7 +344,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # An experiment's --iterations when none is given: the two that reproduce whole runs need
 # the issue's 500 (5 would compare images after 5 iterations), scipy's own time per
 # iteration is cheap and noisy, the other timings need a few.
-ITERATIONS = {"time-to-objective": 500, "precision-panels": 500, "lbfgs-overhead": 20}
+ITERATIONS = {
+    "time-to-objective": RUN_ITERATIONS, "precision-panels": RUN_ITERATIONS, "lbfgs-overhead": 20
+}  # fmt: skip
 
 
 def iterations_or_default(args: argparse.Namespace) -> int:

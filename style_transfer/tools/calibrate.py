@@ -52,7 +52,7 @@ from ..manifest import write_json_atomic
 from ..outputs import make_folder
 from ..settings import Settings
 from .compare import AUTHORS_PANEL, authors_output
-from .figures import CALIBRATION, figure_spec, panel_settings, ratio_scale_value
+from .figures import CALIBRATION, DEFAULT_RATIOS, figure_spec, panel_settings, ratio_scale_value
 from .parity import side_by_side
 from .reproduce import render_panel, reusable
 
@@ -194,7 +194,7 @@ def calibration_folder(out: str | os.PathLike, network: str, size: int, iteratio
     return Path(out) / "calibrate" / f"{network}-{size}px-{iterations}it"
 
 
-def _panel(ratios: str = "arxiv"):
+def _panel(ratios: str = DEFAULT_RATIOS):
     return next(p for p in figure_spec("fig2", ratios).panels if p.key == AUTHORS_PANEL)
 
 

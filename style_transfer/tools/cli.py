@@ -17,6 +17,7 @@ from .figures import (
     CALIBRATED,
     DEFAULT_NETWORK,
     DEFAULT_RATIO_SCALE,
+    DEFAULT_RATIOS,
     FIGURES,
     PANEL_FORMATS,
     PRINTED,
@@ -42,7 +43,7 @@ def ratio_scale(text: str) -> str | float:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register reproduce, compare and bench on the main parser's subcommands."""
-    from ..flags import add_network_flags, add_setting_flag
+    from ..flags import add_images_flag, add_network_flags, add_setting_flag
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -54,15 +55,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             dest="into_tracked",
             help="allow writing into a folder with git-tracked files (e.g. --out results)",
         )
-        parser.add_argument(
-            "--images",
-            help=f"folder with the paper's images (or set {data.ENV_VAR}; "
-            "default: download them into the Keras cache)",
-        )
+        add_images_flag(parser)
         parser.add_argument(
             "--ratios",
             choices=RATIO_SOURCES,
-            default="arxiv",
+            default=DEFAULT_RATIOS,
             help="Figure 2's alpha/beta values: arXiv (default) or CVPR",
         )
         parser.add_argument(

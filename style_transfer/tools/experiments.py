@@ -158,9 +158,9 @@ def run_experiment(args: argparse.Namespace, precisions: tuple[str, ...]) -> lis
             weights=args.weights,
         )  # fmt: skip
     if args.experiment == "lbfgs-overhead":
-        from .lbfgs_overhead import lbfgs_overhead
+        from .lbfgs_overhead import HISTORIES, lbfgs_overhead
 
-        histories = tuple(args.lbfgs_histories or (5, 10, 20))
+        histories = tuple(args.lbfgs_histories or HISTORIES)
         return lbfgs_overhead(args.sizes, args.iterations, histories, args.weights)
     return [
         measure_rss("ours", size, args.rss_steps, precisions[0], args.weights)

@@ -21,6 +21,7 @@ from ..settings import PAPER_STYLE_LAYERS, Settings
 
 FIGURES = ("fig2", "fig3", "init")
 RATIO_SOURCES = ("arxiv", "cvpr")
+DEFAULT_RATIOS = RATIO_SOURCES[0]  # the arXiv paper's alpha/beta
 # arXiv Fig. 2 / CVPR Fig. 3: panel -> (style image, alpha/beta arXiv, alpha/beta CVPR).
 FIG2_PANELS = {
     "B": ("shipwreck", 1e-3, 1e-3),
@@ -171,7 +172,7 @@ def _init(ratios: str) -> FigureSpec:
 _SPECS = {"fig2": _fig2, "fig3": _fig3, "init": _init}
 
 
-def figure_spec(name: str, ratios: str = "arxiv") -> FigureSpec:
+def figure_spec(name: str, ratios: str = DEFAULT_RATIOS) -> FigureSpec:
     """The panels of figure ``name`` (fig2, fig3 or init); ``ratios`` picks fig2's alpha/betas."""
     if ratios not in RATIO_SOURCES:
         raise InputError(f"unknown ratio source {ratios!r}; use arxiv or cvpr")

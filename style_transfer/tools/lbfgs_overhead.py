@@ -24,6 +24,7 @@ from ..optimize import lbfgs_options
 from .workload import image_shape
 
 BUDGET_SHARE = 0.05  # issue 17 item 3: at most 5% of an iteration outside the network
+HISTORIES = (5, 10, 20)  # L-BFGS memories measured by default
 
 
 def quadratic_problem(
@@ -91,7 +92,7 @@ def evaluation_seconds(size: int, weights: str | None = None, repeats: int = 3) 
 
 
 def lbfgs_overhead(
-    sizes: list[int], iterations: int = 20, histories: tuple[int, ...] = (5, 10, 20),
+    sizes: list[int], iterations: int = 20, histories: tuple[int, ...] = HISTORIES,
     weights: str | None = None,
 ) -> list[dict]:  # fmt: skip
     """Per size: scipy's own seconds per iteration for each history, bounded and not, and

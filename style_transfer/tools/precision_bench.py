@@ -25,6 +25,8 @@ from ..settings import LBFGS_HISTORY
 
 TOLERANCE = 0.01  # "within 1% of the 500-iteration float32 objective"
 PANELS = (("B", 512), ("C", 512), ("D", 512), ("F", 512), ("C", 256), ("F", 256))
+PANELS_OUT = "results/precision"  # where precision-panels writes its images
+RUN_ITERATIONS = 500  # whole runs, as issue 17 measures them
 
 
 def _run(
@@ -104,7 +106,7 @@ def _run(
 
 
 def time_to_objective(
-    sizes: list[int], iterations: int = 500, every: int = 5, weights: str | None = None,
+    sizes: list[int], iterations: int = RUN_ITERATIONS, every: int = 5, weights: str | None = None,
     histories: tuple[int, ...] = (), optimizers: tuple[str, ...] = (),
 ) -> list[dict]:  # fmt: skip
     """Per size: float32's full run sets the target, then auto runs until within 1% of it;
@@ -143,8 +145,8 @@ def time_to_objective(
 
 
 def precision_panels(
-    out: str | os.PathLike = "results/precision",
-    iterations: int = 500,
+    out: str | os.PathLike = PANELS_OUT,
+    iterations: int = RUN_ITERATIONS,
     panels: tuple[tuple[str, int], ...] = PANELS,
     weights: str | None = None,
 ) -> list[dict]:
