@@ -4,6 +4,7 @@ Both build a list of :class:`~style_transfer.jobs.Job`, run it with
 :func:`~style_transfer.jobs.run_jobs` (here, or on Ray with ``--workers``/``--ray-address``),
 and write a table of every job's settings and final losses (``table.csv``, ``table.json``);
 ``sweep`` also writes a labelled grid figure (``grid.png``; both in ``sweep_outputs.py``).
+The functions ``sweep`` and ``batch`` do all of it from Python; the commands call them.
 
 The grid rule (``--grid NAME=VALUES ...``): NAME is any ``Settings`` field, written with
 ``-`` or ``_`` (``ratio``, ``style-layers``, ``tv-weight``, ``init``, ``seed``, ...). For a
@@ -32,12 +33,14 @@ from .jobs import (
     FAILED,
     Job,
     JobsReport,
+    Report,
     add_arguments,
     placement_from_args,
     reporter,
     run_jobs,
 )
 from .outputs import make_folder
+from .runners import Placement
 from .settings import Settings
 from .sweep_outputs import GRID_FIGURE, grid_figure, write_table
 from .sweep_outputs import TABLE as TABLE  # re-exported: the table's default name
@@ -172,6 +175,72 @@ def expand(patterns: Sequence[str]) -> list[str]:
     return files
 
 
+# ---------------------------------------------------------------------------- API
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What ``sweep`` or ``batch`` ran and wrote."""
+
+    report: JobsReport  # every job's outcome; .summary(), .exit_code
+    files: tuple[Path, ...]  # table.csv, table.json and, for a sweep, grid.png
+
+
+def sweep(
+    content: str | os.PathLike,
+    style: str | os.PathLike | Sequence[str | os.PathLike],
+    grid: Sequence[str],
+    out: str | os.PathLike,
+    settings: Settings | None = None,
+    *,
+    placement: Placement | None = None,
+    force: bool = False,
+    report: Report = print,
+    masks: Sequence[str | os.PathLike] | None = None,
+    style_masks: Sequence[str | os.PathLike] | None = None,
+) -> Written:
+    """``content`` under every combination of ``grid`` (``--grid`` entries, e.g.
+    ``["ratio=1e-4,1e-3", "seed=0,1"]``; the rule is in the module docstring) on top of
+    ``settings``: one image per cell in ``out``, then the table and the labelled grid.
+
+    Finished cells are reused unless ``force``; a bad cell fails alone (``Written.report``
+    says which). ``placement``: here (default) or on Ray (``jobs.Placement``).
+    """
+    axes = parse_grid(grid)
+    folder = make_folder(out)
+    styles = (style,) if isinstance(style, (str, os.PathLike)) else tuple(style)
+    inputs = {"masks": tuple(masks) if masks else None,
+              "style_masks": tuple(style_masks) if style_masks else None}  # fmt: skip
+    jobs = sweep_jobs(content, styles, axes, settings or Settings(), folder, **inputs)
+    done = run_jobs(jobs, placement, force=force, report=report)
+    return Written(done, _write_outputs(done, folder, axes))
+
+
+def batch(
+    contents: Sequence[str | os.PathLike],
+    styles: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    settings: Settings | None = None,
+    *,
+    placement: Placement | None = None,
+    force: bool = False,
+    report: Report = print,
+) -> Written:
+    """Every image of ``contents`` in every style of ``styles`` (``out/CONTENT_STYLE.png``),
+    then the table; finished jobs are reused unless ``force``, as in ``sweep``."""
+    folder = make_folder(out)
+    jobs = batch_jobs(contents, styles, settings or Settings(), folder)
+    done = run_jobs(jobs, placement, force=force, report=report)
+    return Written(done, _write_outputs(done, folder, None))
+
+
+def _write_outputs(report: JobsReport, out: Path, axes: Sequence[Axis] | None) -> tuple[Path, ...]:
+    written = write_table(report, out)
+    if axes is not None and report.count(FAILED) + report.count("not run") < len(report.outcomes):
+        written.append(grid_figure(report, axes, out / GRID_FIGURE))
+    return tuple(written)
+
+
 # ------------------------------------------------------------------------ commands
 
 
@@ -235,29 +304,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    axes = parse_grid(args.grid)
-    out = make_folder(args.out)
-    inputs = {"masks": tuple(args.masks) if args.masks else None,
-              "style_masks": tuple(args.style_masks) if args.style_masks else None}  # fmt: skip
-    jobs = sweep_jobs(args.content, args.style, axes, _settings(args), out, **inputs)
-    report = run_jobs(
-        jobs, placement_from_args(args), force=args.force, report=reporter(args.quiet)
-    )
-    return _summarise(report, out, axes)
+    done = sweep(
+        args.content, args.style, args.grid, args.out, _settings(args),
+        placement=placement_from_args(args), force=args.force, report=reporter(args.quiet),
+        masks=args.masks, style_masks=args.style_masks,
+    )  # fmt: skip
+    return _summarise(done)
 
 
 def _batch(args: argparse.Namespace) -> int:
-    out = make_folder(args.out)
-    jobs = batch_jobs(expand(args.content), args.style, _settings(args), out)
-    report = run_jobs(
-        jobs, placement_from_args(args), force=args.force, report=reporter(args.quiet)
-    )
-    return _summarise(report, out, None)
+    done = batch(
+        expand(args.content), args.style, args.out, _settings(args),
+        placement=placement_from_args(args), force=args.force, report=reporter(args.quiet),
+    )  # fmt: skip
+    return _summarise(done)
 
 
-def _summarise(report: JobsReport, out: Path, axes: Sequence[Axis] | None) -> int:
-    written = write_table(report, out)
-    if axes is not None and report.count(FAILED) + report.count("not run") < len(report.outcomes):
-        written.append(grid_figure(report, axes, out / GRID_FIGURE))
-    print(f"{report.summary()}; wrote {', '.join(str(p) for p in written)}")
-    return report.exit_code
+def _summarise(done: Written) -> int:
+    print(f"{done.report.summary()}; wrote {', '.join(str(p) for p in done.files)}")
+    return done.report.exit_code

@@ -11,7 +11,7 @@ import pytest
 from style_transfer import cli, errors
 from style_transfer.errors import InputError
 from style_transfer.settings import Settings
-from style_transfer.sweep import batch_jobs, expand, parse_grid, sweep_jobs
+from style_transfer.sweep import batch, batch_jobs, expand, parse_grid, sweep, sweep_jobs
 
 
 def test_grid_rule_colon_separates_list_values_comma_their_items():
@@ -117,6 +117,22 @@ def test_batch_command_exit_code_says_some_failed(tmp_path, tubingen, starry_nig
     assert "[missing_starry_night] failed: cannot read" in printed
     assert "2 jobs: 1 saved, 1 failed" in printed
     assert (out / "tubingen_starry_night.png").is_file()
+
+
+def test_the_python_functions_write_what_the_commands_write(tmp_path, tubingen, starry_night):
+    """sweep() and batch(), the API the commands are a layer over: images, table, grid."""
+    settings = Settings(size=32, iterations=1, style_layers="conv1_1")
+    lines: list[str] = []
+    swept = sweep(tubingen, starry_night, ["seed=0,1"], tmp_path / "s", settings,
+                  report=lines.append)  # fmt: skip
+    assert swept.report.exit_code == errors.EXIT_OK and swept.report.count("saved") == 2
+    names = sorted(p.name for p in swept.files)
+    assert names == ["grid.png", "table.csv", "table.json"]
+    assert all(p.is_file() for p in swept.files)
+    assert (tmp_path / "s" / "seed=1.png").is_file() and any("seed=1" in line for line in lines)
+    batched = batch([tubingen], [starry_night], tmp_path / "b", settings, report=lines.append)
+    assert sorted(p.name for p in batched.files) == ["table.csv", "table.json"]  # no grid
+    assert (tmp_path / "b" / "tubingen_starry_night.png").is_file()
 
 
 def test_sweep_refuses_save_every(tmp_path, tubingen, starry_night):
