@@ -124,8 +124,9 @@ def _transfer(args: argparse.Namespace) -> int:
     from .api import transfer
 
     settings = _settings(args, "transfer")
+    content = _content_path(args.content, args.images)
     result = transfer(
-        data.input_path(args.content, args.images),
+        content,
         [data.input_path(style, args.images) for style in args.style],
         settings,
         output=args.output,
@@ -172,12 +173,23 @@ def _silence_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
 
 
+def _content_path(argument: str, images_dir: str | None) -> str:
+    """The content image's path, checked before a style named by the paper is downloaded
+    (a mistyped photo should not wait for, or be hidden by, another input's download)."""
+    from .images import check_file
+
+    path = data.input_path(argument, images_dir)
+    check_file(path, "content image")
+    return path
+
+
 def _score(args: argparse.Namespace) -> int:
     from .api import score
 
     settings = _settings(args, "score")
+    content = _content_path(args.content, args.images)
     styles = [data.input_path(style, args.images) for style in args.style]
-    report = score(args.image, data.input_path(args.content, args.images), styles, settings)
+    report = score(args.image, content, styles, settings)
     if args.json:
         said = _say(json.dumps(strict_json(report), indent=2, allow_nan=False))
     else:

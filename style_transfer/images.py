@@ -79,12 +79,20 @@ def load_with_digest(source: ImageSource, *, name: str = "image") -> tuple[np.nd
     return load_image(source, name=name), None
 
 
-def _load_path(path: Path, name: str) -> tuple[np.ndarray, str]:
+def check_file(path: str | os.PathLike, name: str = "image") -> None:
+    """Refuse a path that is missing or a folder, before anything slower (a download of
+    another input, the network) starts; ``_load_path`` checks the rest when it reads."""
+    path = Path(os.fsdecode(path))
     where = f"cannot read {name} {str(path)!r}"
     if not path.exists():
         raise InputError(f"{where}: the file does not exist; check the path")
     if path.is_dir():
         raise InputError(f"{where}: it is a folder; pass an image file inside it")
+
+
+def _load_path(path: Path, name: str) -> tuple[np.ndarray, str]:
+    where = f"cannot read {name} {str(path)!r}"
+    check_file(path, name)
     try:
         data = path.read_bytes()  # read once: Pillow never holds the file open
     except PermissionError:

@@ -12,7 +12,7 @@ import PIL.Image
 import pytest
 from timeouts import timeout_for
 
-from style_transfer import Settings, cli, data, score
+from style_transfer import Settings, cli, data, errors, score
 from style_transfer.weights import WEIGHTS_MD5
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +118,19 @@ def test_transfer_and_score_find_named_paper_images_in_images_dir(images_dir, tm
     scored = run("score", str(output), "--content", "tubingen", "--style", "starry_night")
     assert scored.returncode == 0, scored.stderr
     assert not (tmp_path / "keras" / data.CACHE_SUBDIR).exists()  # nothing fetched
+
+
+def test_a_missing_photo_is_reported_before_a_named_style_is_fetched(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)  # the style must come from the cache...
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # ...which is empty
+    for argv in (["transfer", str(tmp_path / "typo.jpg"), "starry_night", "-o",
+                  str(tmp_path / "out.png")],
+                 ["score", str(tmp_path / "x.png"), "--content", str(tmp_path / "typo.jpg"),
+                  "--style", "starry_night"]):  # fmt: skip
+        assert cli.main(argv) == errors.EXIT_BAD_INPUT
+        error = capsys.readouterr().err
+        assert error.startswith("error: cannot read content image") and "typo.jpg" in error
+    assert not (tmp_path / "keras" / data.CACHE_SUBDIR).exists()  # no download was tried
 
 
 @pytest.mark.subprocess
