@@ -26,7 +26,9 @@ It reaches scipy's objective after the same iterations, not the same points
 as many evaluations; within 0.3% on a box-constrained quadratic). On the idle 2-core CPU
 VM it reached the float32 objective within 1% 22%, 20% and 3% sooner than scipy at 256
 (float32), 512 and 1024 px (bfloat16 evaluations): 12-23% less per iteration, but at 1024
-px 10% more iterations (results/BENCHMARKS.md 5.6, 5.7). (A first measurement at 256 px on
+px 10% more iterations (results/BENCHMARKS.md 5.6, 5.7). After 500 iterations on Figure 2's
+public panels at 512 px it ends within 0.13% of scipy on two and 0.9% and 1.7% above on
+the other two (5.9). (A first measurement at 256 px on
 a loaded machine had found it no faster; ``_direction`` takes 30 ms with 20 pairs.)
 It has not run on a GPU (the one lent had no TensorFlow); the same objective in JAX on an
 H200 (BENCHMARKS 6) put scipy's L-BFGS-B at 98% of each 512-px iteration (199 ms around a
