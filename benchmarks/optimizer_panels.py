@@ -5,8 +5,10 @@ settings (``reproduce fig2``'s: paper preset, calibrated alpha/beta, 512 px, 500
 noise seed 0, ``--precision auto``) but ``--optimizer lbfgs-tf``, into ``--out``; a panel
 already there is kept. Then scores each saved PNG and the committed scipy panel beside it
 (``results/fig2``) under the exact float32 paper objective, and writes the table
-(``comparison.json``, printed as Markdown): objectives, their ratio, the RMS pixel
-difference and each run's wall time from its manifest.
+(``comparison.json``, printed as Markdown; the panels side by side in ``SIDE_BY_SIDE``,
+scipy's above): objectives, their ratio, the mean absolute
+pixel difference (as ``bench --experiment precision-panels`` reports it for float32 against
+auto) and each run's wall time from its manifest.
 
   python benchmarks/optimizer_panels.py --images ../shared/images --out results/lbfgs-tf
 """
@@ -32,6 +34,7 @@ from style_transfer.tools.figures import (
 
 PUBLIC_PANELS = ("B", "C", "D", "F")  # E is the Picasso, never used here
 COMMITTED = Path("results/fig2")  # scipy's L-BFGS-B, rendered by reproduce fig2
+SIDE_BY_SIDE = "fig2-scipy-vs-lbfgs-tf.jpg"
 
 
 def main() -> None:
@@ -46,7 +49,7 @@ def main() -> None:
     k = ratio_scale_value(CALIBRATED, DEFAULT_NETWORK)
     base = Settings(size=512, iterations=500, network=DEFAULT_NETWORK, optimizer="lbfgs-tf")
     content = data.image_path("tubingen")
-    rows = []
+    rows, pictures = [], {"scipy": [], "lbfgs_tf": []}
     for panel in figure_spec("fig2").panels:
         if panel.key not in PUBLIC_PANELS:
             continue
@@ -68,17 +71,21 @@ def main() -> None:
                 "wall_time_s": manifest.get("wall_time_s"),
             }
         a, b = (images.load_image(row[x]["image"]) for x in ("scipy", "lbfgs_tf"))
-        row["rms_pixel_difference"] = float(np.sqrt(np.mean((a - b) ** 2)))
+        row["mean_abs_pixel_difference"] = float(np.abs(a - b).mean())  # as precision-panels
+        pictures["scipy"].append(a)
+        pictures["lbfgs_tf"].append(b)
         row["lbfgs_tf_over_scipy"] = row["lbfgs_tf"]["total"] / row["scipy"]["total"]
         rows.append(row)
+    grid = np.concatenate([np.concatenate(row, axis=1) for row in pictures.values()], axis=0)
+    images.save_image(grid, out / SIDE_BY_SIDE)  # top: scipy's panels; bottom: lbfgs-tf's
     (out / "comparison.json").write_text(json.dumps({"k": k, "rows": rows}, indent=2) + "\n")
-    print("| panel | scipy L-BFGS-B objective | lbfgs-tf objective | ratio | RMS px diff. "
+    print("| panel | scipy L-BFGS-B objective | lbfgs-tf objective | ratio | mean abs. px diff. "
           "| wall time scipy / lbfgs-tf |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
         s, t = r["scipy"], r["lbfgs_tf"]
         print(f"| {r['panel']} ({r['style']}) | {s['total']:.7g} | {t['total']:.7g} "
-              f"| {r['lbfgs_tf_over_scipy']:.4f} | {r['rms_pixel_difference']:.1f} "
+              f"| {r['lbfgs_tf_over_scipy']:.4f} | {r['mean_abs_pixel_difference']:.1f} "
               f"| {s['wall_time_s']:.0f} s / {t['wall_time_s']:.0f} s |")  # fmt: skip
 
 

@@ -373,7 +373,7 @@ def main_from_args(args: argparse.Namespace) -> int:
         return 0
     run(
         args.sizes, repeats=args.repeats, iterations=args.iterations, common=not args.no_common,
-        precisions=precisions, optimizers=("lbfgs", *(args.optimizers or ())),
+        precisions=precisions, optimizers=tuple(dict.fromkeys(("lbfgs", *(args.optimizers or ())))),
         rss=not args.no_rss, rss_steps=args.rss_steps, weights=args.weights, output=args.json,
     )  # fmt: skip
     return 0
