@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import scipy.optimize
 import tensorflow as tf
+from threadpoolctl import threadpool_limits
 
 from .errors import InputError, Terminated
 from .evaluator import Evaluator, NonFiniteLossError
@@ -147,15 +148,16 @@ def _lbfgs(evaluator, x0, iterations, bounds, history_size, record, scale) -> st
     while True:
         best_before = evaluator.best_loss
         left = iterations - done
-        result = scipy.optimize.minimize(
-            evaluator if scale == 1.0 else scaled,
-            x,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=None if bounds is None else scipy.optimize.Bounds(*bounds),
-            callback=count,
-            options=lbfgs_options(left, history_size),
-        )
+        with one_blas_thread():
+            result = scipy.optimize.minimize(
+                evaluator if scale == 1.0 else scaled,
+                x,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=None if bounds is None else scipy.optimize.Bounds(*bounds),
+                callback=count,
+                options=lbfgs_options(left, history_size),
+            )
         messages.append(f"{result.message} at iteration {done}")
         stalled = result.status != 1  # 1: the iteration or evaluation budget ran out
         if not stalled or done >= iterations or not evaluator.best_loss < best_before:
@@ -164,6 +166,18 @@ def _lbfgs(evaluator, x0, iterations, bounds, history_size, record, scale) -> st
     if len(messages) == 1:
         return str(result.message)
     return "; restarted from the best image: ".join(messages)
+
+
+def one_blas_thread() -> threadpool_limits:
+    """A context in which BLAS (scipy's OpenBLAS) runs on one thread, as L-BFGS-B should.
+
+    L-BFGS-B's per-iteration work is level-1 BLAS (ddot, daxpy, dcopy) over its float64
+    history; on OpenBLAS's default of one thread per core it was 1.6x slower at 512 px
+    (98 against 60 ms per iteration on 2 cores: BENCHMARKS 5.10), a slowdown scipy's
+    maintainers answer by limiting the threads (scipy issues 22438, 23191). TensorFlow does
+    not use OpenBLAS, so the evaluations inside keep all their threads.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def lbfgs_options(iterations: int, history_size: int) -> dict:

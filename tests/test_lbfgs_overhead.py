@@ -11,6 +11,7 @@ from style_transfer.optimize import lbfgs_options
 from style_transfer.tools.bench import add_arguments, iterations_or_default
 from style_transfer.tools.lbfgs_overhead import (
     BUDGET_SHARE,
+    blas_threads,
     lbfgs_overhead,
     quadratic_problem,
     scipy_iteration,
@@ -20,9 +21,20 @@ from style_transfer.tools.lbfgs_overhead import (
 @pytest.mark.parametrize("bounded", [True, False])
 def test_history_fills_untimed_then_the_timed_iterations(bounded):
     record = scipy_iteration((12, 16, 3), history=3, bounded=bounded, iterations=4)
-    assert record == {**record, "history": 3, "bounded": bounded, "variables": 12 * 16 * 3}
+    expected = {"history": 3, "bounded": bounded, "variables": 12 * 16 * 3, "blas_threads": 1}
+    assert record == {**record, **expected}
     assert record["iterations"] == 3 + 4  # the quadratic never converges in 7 iterations
     assert 0 < record["outside_objective_s_per_iteration"] < 1
+
+
+def test_default_threads_are_the_librarys_own():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        record = scipy_iteration(
+            (12, 16, 3), history=3, bounded=True, iterations=2, one_thread=False
+        )
+    assert record["blas_threads"] == 2
 
 
 def test_the_box_binds_on_the_quadratic_as_on_saturated_pixels():
@@ -48,7 +60,9 @@ def test_experiment_sets_scipy_against_5pct_of_an_evaluation():
     assert record["size"] == 32 and record["evaluation_s"] > 0
     budget = BUDGET_SHARE / (1 - BUDGET_SHARE) * record["evaluation_s"]
     assert record["budget_s_per_iteration"] == pytest.approx(budget)
-    assert [(r["history"], r["bounded"]) for r in record["runs"]] == [(2, True), (2, False)]
+    measured = [(r["history"], r["bounded"], r["blas_threads"] == 1) for r in record["runs"]]
+    assert measured == [(2, True, True), (2, True, blas_threads() == 1), (2, False, True),
+                        (2, False, blas_threads() == 1)]  # fmt: skip
     for run in record["runs"]:
         outside = run["outside_objective_s_per_iteration"]
         assert run["share_of_iteration"] == pytest.approx(

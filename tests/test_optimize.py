@@ -282,3 +282,24 @@ def test_lbfgs_stalled_at_a_floor_stops_after_a_restart_that_gains_nothing():
     assert outcome.stop_reason.count("restarted from the best image") == 1
     assert evaluator.best_loss == pytest.approx(alone.fun)
     np.testing.assert_array_equal(outcome.x, evaluator.best_x)
+
+
+def blas_thread_counts() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_lbfgs_runs_blas_on_one_thread_and_gives_the_threads_back():
+    """scipy's L-BFGS-B is level-1 BLAS over its history, slower on OpenBLAS's threads
+    (BENCHMARKS 5.10): the run sees one BLAS thread, the caller its own setting after."""
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_thread_counts() == {2}  # a setting the run must change, and restore
+        outcome = optimize.minimize(
+            Quadratic(), X0, 5, on_iteration=lambda *_: seen.append(blas_thread_counts())
+        )
+        assert blas_thread_counts() == {2}
+    assert outcome.iterations == 5 and seen == [{1}] * 5
