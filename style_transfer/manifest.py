@@ -138,7 +138,8 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
     A coarse-to-fine record adds ``coarse_to_fine`` with the schedule and one entry per
     scale; its top-level numbers are the whole run's, its losses the finest scale's.
     """
-    from .optimize import Status  # a run's modules, loaded only once there is a run
+    # a run's modules, loaded only once there is a run
+    from .optimize import LBFGS_BLAS_THREADS, Status
     from .plots import loss_plot_path
 
     width, height = record.size
@@ -152,6 +153,8 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
         "iterations": record.iterations,
         "function_evaluations": record.evaluations,
     }
+    if settings.optimizer == "lbfgs":  # the order of its sums, so the last bits of its path
+        optimizer["blas_threads"] = LBFGS_BLAS_THREADS
     c2f = record.coarse_to_fine
     if c2f is not None:
         optimizer["scales_completed"] = sum(s.status == Status.COMPLETED for s in c2f.scales)

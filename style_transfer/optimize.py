@@ -28,6 +28,8 @@ from .settings import LBFGS_HISTORY, LEARNING_RATE, OPTIMIZERS
 # nothing else in L-BFGS (its curvature scale adapts), and steeper losses are left as they are.
 MIN_FIRST_STEP = 100.0  # grey levels, RMS; about the white-noise start's spread (74)
 
+LBFGS_BLAS_THREADS = 1  # scipy's L-BFGS-B runs its BLAS on this many threads (one_blas_thread)
+
 # Called after every iteration with (iteration, x, loss terms).
 IterationCallback = Callable[[int, np.ndarray, np.ndarray], None]
 
@@ -172,12 +174,13 @@ def one_blas_thread() -> threadpool_limits:
     """A context in which BLAS (scipy's OpenBLAS) runs on one thread, as L-BFGS-B should.
 
     L-BFGS-B's per-iteration work is level-1 BLAS (ddot, daxpy, dcopy) over its float64
-    history; on OpenBLAS's default of one thread per core it was 1.6x slower at 512 px
-    (98 against 60 ms per iteration on 2 cores: BENCHMARKS 5.10), a slowdown scipy's
-    maintainers answer by limiting the threads (scipy issues 22438, 23191). TensorFlow does
-    not use OpenBLAS, so the evaluations inside keep all their threads.
+    history. On OpenBLAS's default of one thread per core it was slower (84 against 63 ms
+    per iteration at 512 px on 2 cores), and OpenBLAS's idle threads then kept taking CPU
+    from TensorFlow's evaluation: a real 512-px iteration is 6% shorter on one BLAS thread
+    (BENCHMARKS 5.10). scipy's maintainers advise the same (scipy issues 22438, 23191).
+    TensorFlow does not use OpenBLAS, so the evaluations keep all their threads.
     """
-    return threadpool_limits(limits=1, user_api="blas")
+    return threadpool_limits(limits=LBFGS_BLAS_THREADS, user_api="blas")
 
 
 def lbfgs_options(iterations: int, history_size: int) -> dict:
