@@ -62,6 +62,9 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
     assert process.returncode == 0, process.stderr[-2000:]
     report = json.loads(output.read_text())
     assert report["matmul_gflops_per_s"] > 0 and report["machine"]["cores"] >= 1
+    assert report["machine"]["threads"]["blas_during_lbfgs"] == 1  # optimize.one_blas_thread
+    blas = report["machine"]["blas"]  # scipy's own BLAS at least, with its default threads
+    assert blas and all(library["default_threads"] >= 1 for library in blas)
     (size,) = report["sizes"]
     assert size["size"] == [48, 36] and size["deepest_layer"] == "block5_conv1"
     for key in ("floor_s", "evaluator_s_float32", "common_step_s"):

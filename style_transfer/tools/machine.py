@@ -79,6 +79,9 @@ def _cpu_name() -> str:
 def describe() -> dict:
     """What the figures were measured on."""
     import tensorflow as tf
+    from threadpoolctl import threadpool_info
+
+    from ..optimize import LBFGS_BLAS_THREADS
 
     gpus = tf.config.list_physical_devices("GPU")
     gpu_names = [
@@ -93,6 +96,16 @@ def describe() -> dict:
         "threads": {
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            "blas_during_lbfgs": LBFGS_BLAS_THREADS,  # scipy's L-BFGS-B (BENCHMARKS 5.10)
         },
+        "blas": [
+            {
+                "library": lib["internal_api"],
+                "version": lib.get("version"),
+                "default_threads": lib["num_threads"],
+            }
+            for lib in threadpool_info()
+            if lib["user_api"] == "blas"
+        ],
         "load_average_at_start": os.getloadavg(),
     }
