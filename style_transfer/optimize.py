@@ -176,9 +176,9 @@ def one_blas_thread() -> threadpool_limits:
     L-BFGS-B's per-iteration work is level-1 BLAS (ddot, daxpy, dcopy) over its float64
     history. On OpenBLAS's default of one thread per core it was slower (84 against 63 ms
     per iteration at 512 px on 2 cores), and OpenBLAS's idle threads then kept taking CPU
-    from TensorFlow's evaluation: a real 512-px iteration is 6% shorter on one BLAS thread
-    (BENCHMARKS 5.10). scipy's maintainers advise the same (scipy issues 22438, 23191).
-    TensorFlow does not use OpenBLAS, so the evaluations keep all their threads.
+    from TensorFlow's evaluation: on one BLAS thread a real iteration is 20% shorter at
+    256 px and 6% at 512 px (BENCHMARKS 5.10). scipy's maintainers advise the same (scipy
+    issues 22438, 23191). TensorFlow does not use OpenBLAS: its evaluations keep their threads.
     """
     return threadpool_limits(limits=LBFGS_BLAS_THREADS, user_api="blas")
 
