@@ -43,8 +43,8 @@ def quadratic_problem(
 
 def blas_threads() -> int:
     """The most threads any loaded BLAS library would use now."""
-    return max((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"),
-               default=1)  # fmt: skip
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return max(counts, default=1)
 
 
 def scipy_iteration(
@@ -122,7 +122,9 @@ def lbfgs_overhead(
             for bounded in (True, False):
                 for one_thread in (True, False):
                     shape = (*image_shape(size), 3)
-                    run = scipy_iteration(shape, history, bounded, iterations, 0, one_thread)
+                    run = scipy_iteration(
+                        shape, history, bounded, iterations, one_thread=one_thread
+                    )
                     outside = run.get("outside_objective_s_per_iteration")
                     if outside is not None:
                         run["share_of_iteration"] = outside / (outside + record["evaluation_s"])
