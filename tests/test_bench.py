@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from timeouts import timeout_for
 
@@ -79,8 +80,12 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path):
         assert lbfgs["steady_iterations"] == 2 and lbfgs["evaluations_per_iteration"] >= 1
         # < 1: the timing wrapper on Evaluator.compute saw the evaluations (else inside TF = 0)
         assert 0 <= lbfgs["outside_tf_share"] < 1
-        over = size[f"{optimizer}_iteration_over_floor_float32"]
-        assert over == lbfgs["s_per_iteration"] / size["floor_s"]
+        over = size[f"{optimizer}_iteration_over_floor_float32"]  # the floor around them
+        assert over == lbfgs["s_per_iteration"] / size["floor_around_iterations_s"]
+    # the floor timed again after the iterations; the bars divide by all its readings' median
+    readings = size["times_s"]["floor"] + size["times_s"]["floor_after_iterations"]
+    assert len(readings) == 2 and size["floor_after_iterations_s"] > 0
+    assert size["floor_around_iterations_s"] == pytest.approx(np.median(readings), abs=1e-4)
     for mode in ("ours", "common"):
         rss = size["rss"][mode]
         assert rss["peak_rss_bytes"] >= rss["baseline_rss_bytes"] > 0, rss
