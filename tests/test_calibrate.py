@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from style_transfer import api, cli, data
 from style_transfer.errors import InputError
@@ -91,6 +92,10 @@ def test_the_authors_output_is_cropped_out_of_the_screenshot(images_dir: Path):
     assert compare.authors_output(images_dir, 512).shape == (384, 512, 3)
     # the frame's dark line is outside, the painting's colours inside
     assert picture[0].mean() > 40 and picture[:, 0].mean() > 40
+    high = compare.authors_output(images_dir, render=compare.AUTHORS_HR_RENDER)
+    assert high.shape == (418, 557, 3)  # its frame is one row lower: all four edges inside
+    for edge in (high[0], high[-1], high[:, 0], high[:, -1]):
+        assert edge.mean() > 40
 
 
 @pytest.mark.slow
@@ -320,6 +325,10 @@ def test_check_sizes_tabulates_panel_c_against_gatys_code(tmp_path, images_dir):
         assert row["within"] == (0.85 <= row["balance"] <= 1.15)
     table = (tmp_path / "calibrate" / "check-sizes-original.md").read_text()
     assert table.count("\n") == 4
+    # the renders side by side: the authors' two renders, then one row per size
+    with Image.open(tmp_path / "calibrate" / "check-sizes-original.jpg") as figure:
+        width, height = figure.size
+    assert 1.1 < height / width < 2.5, (width, height)  # 3 rows of 2 pictures
 
 
 def test_ratio_scale_flag_and_values():

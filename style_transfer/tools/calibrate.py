@@ -47,11 +47,11 @@ from pathlib import Path
 
 from .. import data
 from ..atomic import write_text
-from ..errors import InputError
+from ..errors import InputError, ResourceError
 from ..manifest import write_json_atomic
 from ..outputs import make_folder
 from ..settings import Settings
-from .compare import AUTHORS_PANEL, authors_output
+from .compare import AUTHORS_HR_RENDER, AUTHORS_PANEL, AUTHORS_RENDER, authors_output
 from .figures import CALIBRATION, DEFAULT_RATIOS, figure_spec, panel_settings, ratio_scale_value
 from .parity import side_by_side
 from .reproduce import render_panel, reusable
@@ -473,7 +473,33 @@ def check_sizes(
     table = sizes_table(rows)
     write_text(root / f"check-sizes-{resolved.network}.md", table)
     report(table)
+    sizes_figure(rows, root / f"check-sizes-{resolved.network}.jpg", images_dir)
     return rows
+
+
+def sizes_figure(
+    rows: Sequence[dict], path: Path, images_dir: str | os.PathLike | None = None
+) -> Path:
+    """The renders of ``check_sizes``, ``gatys-code`` beside panel C one size per row, all
+    shown at one size (as a screenshot shows them); above them the authors' notebook
+    renders at 682 x 512 and 1067 x 800 (coarse-to-fine) when they are found."""
+    from .. import plots
+
+    pictures, titles = [], []
+    try:
+        for render, label in ((AUTHORS_RENDER, "682 x 512"), (AUTHORS_HR_RENDER, "1067 x 800")):
+            pictures.append(authors_output(images_dir, render=render))
+            titles.append(f"the authors' notebook, {label}")
+    except ResourceError:
+        pictures, titles = [], []  # the size check itself does not need them
+    for row in rows:
+        pictures += [row["gatys_code"]["image"], row["panel_c"]["image"]]
+        titles += [
+            f"gatys-code, {row['size']} px",
+            f"panel C, {row['size']} px, {row['network']} network, k = {row['k']:g}",
+        ]
+    plots.side_by_side(pictures, titles, path, columns=2, image_height=4.2)
+    return path
 
 
 def sizes_table(rows: Sequence[dict]) -> str:

@@ -60,27 +60,38 @@ def references(images_dir: str | os.PathLike | None = None) -> dict[str, Path]:
 # The authors' own output for panel C (Tübingen x The Starry Night, leongatys/
 # PytorchNeuralStyleTransfer, 682 x 512, 500 iterations) is a screenshot of the notebook's
 # matplotlib figure: the picture lies inside the axes frame (rows 10 and 429, columns 33
-# and 591 are the frame's lines), resampled by matplotlib to 557 x 418 px.
+# and 591 are the frame's lines), resampled by matplotlib to 557 x 418 px. The notebook's
+# high-resolution render (1067 x 800: the 512 result upsampled, 200 more iterations) is
+# shown the same way, its frame one row lower.
 AUTHORS_RENDER = "gatys_pytorch_notebook_tubingen_starry_512_render.png"
-AUTHORS_BOX = (34, 11, 591, 429)  # left, top, right, bottom (exclusive), in screenshot px
+AUTHORS_HR_RENDER = "gatys_pytorch_notebook_tubingen_starry_800hr_render.png"
+AUTHORS_BOXES = {  # left, top, right, bottom (exclusive), in screenshot px
+    AUTHORS_RENDER: (34, 11, 591, 429),
+    AUTHORS_HR_RENDER: (34, 12, 591, 430),
+}
 AUTHORS_PANEL = "C"
 
 
-def authors_output(images_dir: str | os.PathLike | None = None, size: int | None = None):
+def authors_output(
+    images_dir: str | os.PathLike | None = None,
+    size: int | None = None,
+    render: str = AUTHORS_RENDER,
+):
     """The authors' output for panel C as float RGB, cropped out of the screenshot; with
-    ``size``, resized to the shape of the content photo at that longer side (a panel's)."""
+    ``size``, resized to the shape of the content photo at that longer side (a panel's).
+    ``render``: one of ``AUTHORS_BOXES`` (the 512 render, or the high-resolution one)."""
     folder = data.images_folder(images_dir)
-    path = None if folder is None else folder / data.REFERENCE_FOLDER / AUTHORS_RENDER
+    path = None if folder is None else folder / data.REFERENCE_FOLDER / render
     if path is None or not path.is_file():
         raise ResourceError(
-            f"the authors' output not found: put {AUTHORS_RENDER} (shared/images/"
+            f"the authors' output not found: put {render} (shared/images/"
             "reference_outputs, from leongatys/PytorchNeuralStyleTransfer's notebook) in "
             f"IMAGES/{data.REFERENCE_FOLDER}/ and pass --images IMAGES (or set ${data.ENV_VAR})"
         )
     screenshot = images.load_image(path, name="the authors' render")
-    left, top, right, bottom = AUTHORS_BOX
+    left, top, right, bottom = AUTHORS_BOXES[render]
     if screenshot.shape[0] < bottom or screenshot.shape[1] < right:
-        raise InputError(f"{path} is not the notebook's 602 x 453 screenshot; replace it")
+        raise InputError(f"{path} is not the notebook's 602-px-wide screenshot; replace it")
     picture = screenshot[top:bottom, left:right]
     if size is None:
         return picture
