@@ -45,7 +45,7 @@ import tensorflow as tf
 
 from .evaluator import Evaluator
 
-ARMIJO = 1e-4  # sufficient decrease, as dcsrch's ftol in scipy's L-BFGS-B
+ARMIJO = 1e-4  # sufficient decrease (L-BFGS-B's dcsrch: 1e-3, with a curvature condition)
 LINE_SEARCH_STEPS = 20  # trials per iteration before giving up, as a failed dcsrch does
 SHRINK = (0.1, 0.5)  # each backtrack multiplies the step by a factor in this range
 
