@@ -21,6 +21,7 @@ from .images import ImageSource, load_image
 from .outputs import loss_plot_path  # noqa: F401 (its home before outputs.py)
 
 FIGURE_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+CLOSE_LOOK_HEIGHT = 4.2  # inches per picture (about 420 px) where pictures are compared closely
 
 
 def _weights_of(history: object) -> tuple[Mapping[str, list[float]], dict[str, float]]:

@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import data
+from .. import data, plots
 from ..atomic import write_text
 from ..errors import InputError, ResourceError
 from ..manifest import write_json_atomic
@@ -53,7 +53,6 @@ from ..outputs import make_folder
 from ..settings import Settings
 from .compare import AUTHORS_HR_RENDER, AUTHORS_PANEL, AUTHORS_RENDER, authors_output
 from .figures import CALIBRATION, DEFAULT_RATIOS, figure_spec, panel_settings, ratio_scale_value
-from .parity import side_by_side
 from .reproduce import render_panel, reusable
 
 TOLERANCE = 0.05  # |balance - 1| at which k counts as found
@@ -397,7 +396,10 @@ def calibrate(
         for s in sorted(steps, key=lambda s: -s.k)
         if s.image
     ]
-    side_by_side(pictures, folder / f"{name}.jpg")
+    titles, shown = zip(*pictures)
+    plots.side_by_side(
+        list(shown), list(titles), folder / f"{name}.jpg", image_height=plots.CLOSE_LOOK_HEIGHT
+    )
     report(table)
     if converged:
         report(
@@ -483,8 +485,6 @@ def sizes_figure(
     """The renders of ``check_sizes``, ``gatys-code`` beside panel C one size per row, all
     shown at one size (as a screenshot shows them); above them the authors' notebook
     renders at 682 x 512 and 1067 x 800 (coarse-to-fine) when they are found."""
-    from .. import plots
-
     pictures, titles = [], []
     try:
         for render, label in ((AUTHORS_RENDER, "682 x 512"), (AUTHORS_HR_RENDER, "1067 x 800")):
@@ -498,7 +498,7 @@ def sizes_figure(
             f"gatys-code, {row['size']} px",
             f"panel C, {row['size']} px, {row['network']} network, k = {row['k']:g}",
         ]
-    plots.side_by_side(pictures, titles, path, columns=2, image_height=4.2)
+    plots.side_by_side(pictures, titles, path, columns=2, image_height=plots.CLOSE_LOOK_HEIGHT)
     return path
 
 

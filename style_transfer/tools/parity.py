@@ -15,12 +15,12 @@ exactly as their crop is.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .. import data, images
+from .. import data, images, plots
 from ..atomic import write_text
 from ..manifest import write_json_atomic
 from ..outputs import make_folder
@@ -116,9 +116,11 @@ def parity(
     write_json_atomic(folder / "parity.json", record)
     table = parity_table(rows)
     write_text(folder / "parity.md", table)
-    side_by_side(
-        [(f"ours: gatys-code preset ({ours.stem})", ours), ("the authors' notebook", authors)],
+    plots.side_by_side(
+        [ours, authors],
+        [f"ours: gatys-code preset ({ours.stem})", "the authors' notebook"],
         folder / "parity.jpg",
+        image_height=plots.CLOSE_LOOK_HEIGHT,
     )
     report(table)
     return record
@@ -138,22 +140,3 @@ def parity_table(rows: list[dict]) -> str:
             f"| {r['style_loss']:.4g} | {r['total_loss']:.4g} | {shown[0]} | {shown[1]} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def side_by_side(items: Sequence[tuple[str, Path | np.ndarray]], path: Path) -> Path:
-    """The images in one row, each under its title, saved as one figure (for looking)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5 * len(items), 4.2), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(1, len(items), squeeze=False)[0]
-    for ax, (title, picture) in zip(axes, items):
-        pixels = images.load_image(picture) if isinstance(picture, Path) else picture
-        ax.imshow(np.asarray(pixels).astype(np.uint8))
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    figure.tight_layout()
-    figure.canvas.draw()
-    return images.save_image(np.asarray(figure.canvas.buffer_rgba())[..., :3], path)
