@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +25,7 @@ def main() -> None:
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(inter)
     from style_transfer.tools.bench import _fresh_call
+    from style_transfer.tools.machine import seconds
     from style_transfer.tools.workload import build_floor, build_ours, image_shape
 
     evaluator, x0, extractor, deepest = build_ours(512, precision)
@@ -38,9 +38,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(5):
         for name, call in calls.items():
-            started = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - started)
+            times[name].append(seconds(call))
     medians = {name: round(float(np.median(t)), 4) for name, t in times.items()}
     print(json.dumps({"intra": intra, "inter": inter, "precision": precision, **medians}))
 
