@@ -273,3 +273,8 @@ def test_a_figures_title_says_how_its_ratios_were_scaled():
     assert reproduce.scaled(0.6, "calibrated") == "× k = 0.6 (calibrated)"
     assert reproduce.scaled(1.0, "printed") == "as printed"
     assert reproduce.scaled(0.1, 0.1) == "× 0.1"
+
+
+def test_a_figures_title_names_its_network():
+    title = reproduce.figure_title("Figure 3", 3.3e-05, "calibrated", "normalised")
+    assert title == "Figure 3, × k = 3.3e-05 (calibrated), normalised network"

@@ -135,12 +135,19 @@ def reproduce(
         if all(job is None or done[Path(job.output).resolve()] for _, job in mine):
             results = {key: None if job is None else Path(job.output) for key, job in mine}
             folder = root / folder_name(spec.name, ratio_scale)
-            titled = dataclasses.replace(spec, title=f"{spec.title}, {scaled(scale, ratio_scale)}")
+            title = figure_title(spec.title, scale, ratio_scale, resolved.network)
+            titled = dataclasses.replace(spec, title=title)
             written += _lay_out(titled, results, folder, content, images_dir, report)
             if spec.name == "fig3":
                 written += _rows(titled, results, folder / "rows.md", report)
     outcome.raise_if_unfinished()
     return written
+
+
+def figure_title(title: str, scale: float, ratio_scale: str | float, network: str) -> str:
+    """The figure's title with how its alpha/beta were scaled and on which network: two
+    figures of the same panels on the two networks look alike at a glance."""
+    return f"{title}, {scaled(scale, ratio_scale)}, {network} network"
 
 
 def scaled(scale: float, ratio_scale: str | float) -> str:
