@@ -24,13 +24,13 @@ def main() -> None:
     intra, inter, precision = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(inter)
-    from style_transfer.tools.bench import _fresh_call
+    from style_transfer.tools.bench import fresh_call
     from style_transfer.tools.machine import seconds
     from style_transfer.tools.workload import build_floor, build_ours, image_shape
 
     evaluator, x0, extractor, deepest = build_ours(512, precision)
     calls = {
-        "ours": _fresh_call(evaluator, x0),
+        "ours": fresh_call(evaluator, x0),
         "floor": build_floor(extractor, deepest, (*image_shape(512), 3)),
     }
     for call in calls.values():

@@ -121,7 +121,7 @@ def measure_size(
     floor = build_floor(extractor, deepest, (height, width, 3))
     candidates: dict[str, Callable[[], object]] = {"floor": floor}
     for precision, (ev, x, _, _) in ours.items():
-        candidates[f"ours_{precision}"] = _fresh_call(ev, x)
+        candidates[f"ours_{precision}"] = fresh_call(ev, x)
     if common:
         from .kerasio_baseline import build_step
 
@@ -170,7 +170,7 @@ def measure_size(
     return record
 
 
-def _fresh_call(evaluator, x: np.ndarray) -> Callable[[], object]:
+def fresh_call(evaluator: Callable[[np.ndarray], object], x: np.ndarray) -> Callable[[], object]:
     """An Evaluator call on a new point each time (so its small cache never answers)."""
     state = {"x": x}
 

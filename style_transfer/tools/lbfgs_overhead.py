@@ -92,12 +92,12 @@ def scipy_iteration(
 def evaluation_seconds(size: int, weights: str | None = None, repeats: int = 3) -> dict:
     """The median seconds of one default-precision Evaluator call at ``size`` (synthetic images)."""
     from ..precision import resolve
-    from .bench import _fresh_call
+    from .bench import fresh_call
     from .machine import seconds
     from .workload import build_ours
 
     evaluator, x0, _, _ = build_ours(size, "auto", weights)
-    call = _fresh_call(evaluator, x0)
+    call = fresh_call(evaluator, x0)
     call()  # trace and warm up
     return {
         "precision": resolve("auto", size).as_dict(),
