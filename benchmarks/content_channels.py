@@ -15,11 +15,11 @@ channels, and for a pair of images (``A/B``) each channel's growth from A to B.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from style_transfer import api, data, images, network, normalise, solve
+from style_transfer.manifest import write_json_atomic
 from style_transfer.settings import NETWORKS, Settings
 
 
@@ -86,10 +86,8 @@ def main() -> None:
             "total_without_largest": float(
                 (second.sum() - second[top]) / (first.sum() - first[top])
             ),
+            "largest_channel_photo_mean": [float(split[p][1][top]) for p in args.images[:2]],
         }
-        report["growth"]["largest_channel_photo_mean"] = [
-            float(split[path][1][top]) for path in args.images[:2]
-        ]
         if args.network == "normalised":
             means = calibration_means(settings)
             report["growth"]["calibration_mean"] = {
@@ -113,8 +111,7 @@ def main() -> None:
                 f"median {c['median']:.4g}; {c['rank_from_smallest']} filters lower)"
             )
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=2)
+        write_json_atomic(args.json, report)
 
 
 if __name__ == "__main__":
