@@ -15,24 +15,22 @@ channels, and for a pair of images (``A/B``) each channel's growth from A to B.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 
-from style_transfer import api, data, images, network, normalise, solve
+from style_transfer import data, images, network, solve
 from style_transfer.manifest import write_json_atomic
 from style_transfer.settings import NETWORKS, Settings
 
 
 def channel_losses(path: str, content: str, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """½Σ over positions of (F−P)² per channel of the content layer (float32 features),
-    and each channel's mean activation over the photo at the image's size."""
-    resolved = settings.resolve()
-    weights = str(api.resolve_weights(resolved.weights))
+    """½Σ over positions of (F−P)² per channel of the content layer (float32 features, the
+    network ``score`` uses, in float32 as it does), and each channel's mean activation
+    over the photo."""
+    resolved = dataclasses.replace(settings, precision="float32").resolve()
+    extractor, _ = solve.load_network(resolved)
     layer = network.keras_layer_name(resolved.content_layer)
-    extractor = solve.feature_extractor(
-        weights, api.weights_info(weights)["md5"], (layer,), resolved.pooling,
-        resolved.network, resolved.calibration,
-    )  # fmt: skip
     image = images.load_image(path)
     photo = images.resize_to(images.load_image(content), *image.shape[:2])
     maps = [extractor(network.preprocess(rgb)[None])[layer].numpy()[0] for rgb in (image, photo)]
@@ -42,11 +40,10 @@ def channel_losses(path: str, content: str, settings: Settings) -> tuple[np.ndar
 
 def calibration_means(settings: Settings) -> np.ndarray:
     """The normalised network's divisors for the content layer: each filter's mean
-    activation on the calibration images (normalise.py)."""
+    activation on the calibration images (normalise.py's cache)."""
     resolved = settings.resolve()
-    weights = api.resolve_weights(resolved.weights)
-    _, info = normalise.normalised_weights(weights, resolved.pooling, resolved.calibration)
-    with np.load(info["means_cache"]) as means:
+    _, info = solve.load_network(resolved)
+    with np.load(info["normalisation"]["means_cache"]) as means:
         return means[network.keras_layer_name(resolved.content_layer)]
 
 
