@@ -71,6 +71,14 @@ def test_a_bracket_is_kept_and_a_non_monotone_response_refused():
         next_k([Step(0.1, 0.5, 1, target, 1), Step(10.0, 2.0, 1, target, 1)])
 
 
+def test_the_content_criterion_converges_on_the_content_ratio_alone():
+    content_only = Step(1.0, 1.02e10, 5e4, 1e10, 1e6, criterion="content")
+    assert content_only.measure == pytest.approx(1.02) and content_only.balance > 20
+    steps, converged = search(lambda k: pytest.fail("rendered"), [content_only], report=print)
+    assert converged and steps == [content_only]
+    assert Step(1.0, 1.02e10, 5e4, 1e10, 1e6).measure == pytest.approx(20.4)  # the balance
+
+
 def test_the_balance_is_the_ratio_of_the_two_ratios():
     """Content 2x theirs and style 0.5x theirs: balance 4 (too stylised: raise k); both
     losses 0.3x theirs (better on both terms by the same factor): balance 1, found."""
@@ -102,14 +110,14 @@ def test_the_authors_output_is_cropped_out_of_the_screenshot(images_dir: Path):
 def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
     tmp_path: Path, images_dir: Path
 ):
-    base = Settings(size=SIZE, iterations=30)  # at 10 the balance hardly responds to k
+    base = Settings(size=SIZE, iterations=30, init="noise")  # at 10 it hardly responds to k
     # a target the search must move k to reach: panel C's losses at k = 0.3
     made = calibrate.PanelC(base, tmp_path / "goal", (1.0, 1.0), images_dir)(0.3)
     goal = made.content_loss, made.style_loss
     lines: list[str] = []
     record = calibrate.calibrate(
-        tmp_path, base, images_dir=images_dir, start=1.0, goal=goal, max_steps=6,
-        report=lines.append,
+        tmp_path, base, images_dir=images_dir, criterion="balance", k_start=1.0, goal=goal,
+        max_steps=6, report=lines.append,
     )  # fmt: skip
     assert record["converged"], lines
     steps = record["steps"]
@@ -128,9 +136,39 @@ def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
     # the command again: every render reused, nothing new
     lines.clear()
     rerun = calibrate.calibrate(
-        tmp_path, base, images_dir=images_dir, goal=goal, report=lines.append
-    )
+        tmp_path, base, images_dir=images_dir, criterion="balance", goal=goal,
+        report=lines.append,
+    )  # fmt: skip
     assert rerun["k"] == record["k"] and all(s["reused"] for s in rerun["steps"])
+
+
+@pytest.mark.slow
+def test_the_content_criterion_from_the_photo_matches_the_content_loss(
+    tmp_path: Path, images_dir: Path
+):
+    """Issue 13's criterion: panel C, started from the photo, has the target's content loss;
+    its renders start from the photo and live apart from the noise starts'."""
+    base = Settings(size=SIZE, iterations=30, init="content")
+    made = calibrate.PanelC(base, tmp_path / "goal", (1.0, 1.0), images_dir)(0.01)
+    goal = made.content_loss, made.style_loss * 50  # a style loss no k gives with it
+    lines: list[str] = []
+    record = calibrate.calibrate(
+        tmp_path, base, images_dir=images_dir, criterion="content", k_start=1.0, goal=goal,
+        max_steps=6, report=lines.append,
+    )  # fmt: skip
+    assert record["converged"], lines
+    assert record["criterion"].startswith("content") and record["start"] == "content"
+    last = record["steps"][-1]
+    assert abs(last["content_ratio"] - 1) <= 0.05 and last["measure"] == last["content_ratio"]
+    assert last["style_ratio"] < 0.5  # found on the content loss alone, not the balance
+    assert record["steps"][0]["content_ratio"] < 0.95  # k = 1 was too photographic
+    folder = calibrate.calibration_folder(tmp_path, "original", SIZE, 30, "content")
+    assert folder.name.endswith("-content-start")
+    assert (folder / "calibration-gatys-code.json").is_file()
+    for step in record["steps"]:
+        assert Path(step["image"]).parent == folder
+        assert json.loads(manifest_path(step["image"]).read_text())["settings"]["init"] == "content"
+    assert '"content", "content")' in lines[-1]  # the line to record carries start and criterion
 
 
 @pytest.mark.slow
@@ -139,8 +177,11 @@ def test_the_default_reference_is_gatys_code_rendered_at_the_panels_size(
 ):
     base = Settings(size=SIZE, iterations=3, lbfgs_history=3)
     record = calibrate.calibrate(
-        tmp_path, base, images_dir=images_dir, start=0.5, max_steps=1, report=lambda line: None
+        tmp_path, base, images_dir=images_dir, k_start=0.5, max_steps=1, report=lambda line: None
     )
+    recorded = figures.CALIBRATION["original"]  # unset, the recorded procedure is rerun
+    assert record["start"] == recorded.start
+    assert record["criterion"] == calibrate.CRITERIA[recorded.criterion]
     reference = Path(record["reference_image"])
     made = json.loads(manifest_path(reference).read_text())
     assert made["preset"] == "gatys-code" and made["settings"]["size"] == SIZE
@@ -180,7 +221,8 @@ def calibrated_fig2(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """fig2 at 32 px, 2 iterations, with a recorded k = 0.3 (the constant patched)."""
     out = tmp_path_factory.mktemp("calibrated")
     patch = pytest.MonkeyPatch()
-    patch.setitem(figures.CALIBRATION, "original", figures.RatioCalibration(0.3, "test value"))
+    recorded = figures.RatioCalibration(0.3, "test value", start="content", criterion="content")
+    patch.setitem(figures.CALIBRATION, "original", recorded)
     lines: list[str] = []
     try:
         args = cli.build_parser().parse_args(["reproduce", "fig2"])
@@ -202,13 +244,15 @@ def calibrated_fig2(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_the_calibrated_ratios_are_the_default_and_recorded(calibrated_fig2):
     out, lines = calibrated_fig2
     assert "k = 0.3 (original: test value)" in lines[0]
-    for folder, k in (("fig2", 0.3), ("fig2-printed", 1.0)):
+    # the calibrated panels start where k was calibrated (the photo), the printed from noise
+    for folder, k, start in (("fig2", 0.3, "content"), ("fig2-printed", 1.0, "noise")):
         for panel in figures.figure_spec("fig2").panels:
             path = out / folder / panel.filename
             if panel.style == "seated_nude" and not path.exists():
                 continue
             assert path.suffix == ".png"
             settings = json.loads(manifest_path(path).read_text())["settings"]
+            assert settings["init"] == start, (folder, panel.key)
             assert settings["ratio"] == pytest.approx(panel.ratio * k)
             assert settings["content_weight"] == pytest.approx(panel.ratio * k * (512 / SIZE) ** 2)
     assert (out / "fig2.jpg").is_file() and (out / "fig2-printed.jpg").is_file()
@@ -308,25 +352,34 @@ def test_as_screenshot_resamples_as_pil_nearest_does():
 
 
 @pytest.mark.slow
-def test_check_sizes_tabulates_panel_c_against_gatys_code(tmp_path, images_dir):
+@pytest.mark.parametrize("criterion, start", [(None, None), ("balance", "noise")])
+def test_check_sizes_tabulates_panel_c_against_gatys_code(tmp_path, images_dir, criterion, start):
+    """Unset, the check measures by the recorded criterion from the recorded start."""
+    recorded = figures.CALIBRATION["original"]
     rows = calibrate.check_sizes(
-        tmp_path, Settings(iterations=2, lbfgs_history=3), [32, 48], images_dir=images_dir,
-        ratio_scale=1.0, report=lambda line: None,
+        tmp_path, Settings(iterations=2, lbfgs_history=3, init=start), [32, 48],
+        images_dir=images_dir, ratio_scale=1.0, criterion=criterion, report=lambda line: None,
     )  # fmt: skip
+    criterion, start = criterion or recorded.criterion, start or recorded.start
     assert [r["size"] for r in rows] == [32, 48]
     for row in rows:
+        assert (row["criterion"], row["start"]) == (criterion, start)
         for image in (row["panel_c"]["image"], row["gatys_code"]["image"]):  # both runs alike
             settings = json.loads(manifest_path(image).read_text())["settings"]
             assert settings["lbfgs_history"] == 3, image
+        ours = json.loads(manifest_path(row["panel_c"]["image"]).read_text())["settings"]
+        assert ours["init"] == start
         assert row["content_ratio"] == pytest.approx(
             row["panel_c"]["content_loss"] / row["gatys_code"]["content_loss"]
         )
         assert row["balance"] == pytest.approx(row["content_ratio"] / row["style_ratio"])
-        assert row["within"] == (0.85 <= row["balance"] <= 1.15)
-    table = (tmp_path / "calibrate" / "check-sizes-original.md").read_text()
-    assert table.count("\n") == 4
+        measure = row["content_ratio"] if criterion == "content" else row["balance"]
+        assert row["within"] == (0.85 <= measure <= 1.15)
+    name = "check-sizes-original" + ("" if start == "noise" else "-content-start")
+    table = (tmp_path / "calibrate" / f"{name}.md").read_text()
+    assert table.count("\n") == 4 and f"| {start} |" in table
     # the renders side by side: the authors' two renders, then one row per size
-    with Image.open(tmp_path / "calibrate" / "check-sizes-original.jpg") as figure:
+    with Image.open(tmp_path / "calibrate" / f"{name}.jpg") as figure:
         width, height = figure.size
     assert 1.1 < height / width < 2.5, (width, height)  # 3 rows of 2 pictures
 

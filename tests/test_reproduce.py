@@ -278,3 +278,9 @@ def test_a_figures_title_says_how_its_ratios_were_scaled():
 def test_a_figures_title_names_its_network():
     title = reproduce.figure_title("Figure 3", 3.3e-05, "calibrated", "normalised")
     assert title == "Figure 3, × k = 3.3e-05 (calibrated), normalised network"
+
+
+def test_a_figures_title_names_a_start_other_than_noise():
+    title = reproduce.figure_title("Figure 2", 0.003, "calibrated", "original", "content")
+    assert title == "Figure 2, × k = 0.003 (calibrated), original network, from the content image"
+    assert "from" not in reproduce.figure_title("Figure 2", 1.0, "printed", "original", "noise")

@@ -15,23 +15,25 @@ the 682 x 512 result to 557 x 418, and resampling alone raises an image's style 
 its content loss moves < 3.2%, so its style loss, and the balance taken from it, overstate
 how stylised their picture is. ``--reference authors`` still calibrates against it.
 
-Criterion: the *balance*. k is the factor on all of the paper's alpha/beta at which panel
-C's content loss and style loss are the same multiple of the reference's:
-(L_content / theirs) / (L_style / theirs) = 1 within ``TOLERANCE``. Matching the content
-loss alone (the first criterion tried) gives the wrong picture on both networks: their image
-was optimised for another objective (layer weights 1e3/N_l^2, a start from the photo), so it
-lies above our content/style trade-off curve, higher in *both* losses than our images of the
-same look, and the point of our curve with their content loss is far more stylised than
-their picture (the town dissolves). Their balance between the two terms is what carries over.
+Criteria (``CRITERIA``): k is the factor on all of the paper's alpha/beta at which panel C
+has, within ``TOLERANCE``, ``content``: the reference's content loss (issue 13's criterion);
+``balance``: content and style losses that are the same multiple of the reference's,
+(L_content / theirs) / (L_style / theirs) = 1. Panel C starts from ``start``: white noise
+(the paper's) or the photo (the authors' code's). From noise the content criterion gives the
+wrong picture (the town dissolves into the painting, results/README "Calibration"): the
+reference was optimised from the photo, and under the paper objective it lies above the
+trade-off curve of noise starts, higher in *both* losses than their images of the same look;
+only the balance carries over to a noise start. From the photo the content criterion gives
+the reference's look, with a style loss far below the reference's under this objective.
 
-The search (``search``) works on f(log k) = log(balance), which falls as k rises (more
-content weight: less content loss, more style loss): from one point it steps with a prior
-slope, from two on one side by their secant, and once the root is bracketed by the secant
-kept inside the bracket (bisection when it stalls), at most ``MAX_STEPS`` renders. Every
-step is one render, saved with its manifest in the calibration folder and reused when the
-command runs again. ``check_sizes`` then renders panel C at other sizes with the calibrated
-k beside the ``gatys-code`` reference at that size and tabulates the same balance against
-it (target ``CHECK_RANGE``).
+The search (``search``) works on f(log k) = log(measure), the content ratio or the balance,
+which falls as k rises (more content weight: less content loss, more style loss): from one
+point it steps with a prior slope, from two on one side by their secant, and once the root
+is bracketed by the secant kept inside the bracket (bisection when it stalls), at most
+``MAX_STEPS`` renders. Every step is one render, saved with its manifest in the calibration
+folder and reused when the command runs again. ``check_sizes`` then renders panel C at other
+sizes with the calibrated k and start beside the ``gatys-code`` reference at that size and
+tabulates the same measure against it (target ``CHECK_RANGE``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,13 @@ MAX_STEPS = 8  # renders per calibration, at most
 # -1.17 on the original network (k = 1 and 0.0141), -0.79 on the normalised (3e-5, 3e-7).
 PRIOR_SLOPE = -1.0
 MAX_LOG_STEP = math.log(100.0)  # k moves at most 100x per step outside a bracket
-CHECK_RANGE = (0.85, 1.15)  # panel C's balance against gatys-code's at the same size
+CHECK_RANGE = (0.85, 1.15)  # panel C's measure against gatys-code's at the same size
+CONTENT, BALANCE = "content", "balance"
+CRITERIA = {  # what k matches, as recorded with it
+    CONTENT: "content: panel C's content loss / the reference's = 1",
+    BALANCE: "balance: (content loss / reference's) / (style loss / reference's) = 1",
+}
+STARTS = ("noise", "content")  # panel C's start: white noise (the paper's) or the photo
 GATYS_CODE, AUTHORS = "gatys-code", "authors"
 REFERENCES = (GATYS_CODE, AUTHORS)  # what k is calibrated against (module docstring)
 DEFAULT_REFERENCE = GATYS_CODE
@@ -78,6 +86,7 @@ class Step:
     style_target: float
     image: str | None = None
     reused: bool = False
+    criterion: str = BALANCE
 
     @property
     def content_ratio(self) -> float:
@@ -93,11 +102,16 @@ class Step:
         return self.content_ratio / self.style_ratio
 
     @property
+    def measure(self) -> float:
+        """What the criterion sets to 1: the content ratio or the balance."""
+        return self.content_ratio if self.criterion == CONTENT else self.balance
+
+    @property
     def error(self) -> float:
-        return math.log(self.balance)
+        return math.log(self.measure)
 
     def as_dict(self) -> dict:
-        ratios = ("content_ratio", "style_ratio", "balance")
+        ratios = ("content_ratio", "style_ratio", "balance", "measure")
         return {**dataclasses.asdict(self), **{name: getattr(self, name) for name in ratios}}
 
 
@@ -124,8 +138,8 @@ def next_k(steps: Sequence[Step], start: float = 1.0, slope: float = PRIOR_SLOPE
             return _round(math.exp(x))
     if min(fs) < 0 < max(fs):  # both signs, but no rise-to-fall pair in k order
         raise InputError(
-            "the balance (content ratio / style ratio) does not fall as k rises in these "
-            f"renders ({', '.join(f'k={s.k:g}: {s.balance:.3f}' for s in ordered)}); the search "
+            f"the {ordered[0].criterion} measure does not fall as k rises in these renders "
+            f"({', '.join(f'k={s.k:g}: {s.measure:.3f}' for s in ordered)}); the search "
             "needs a monotone response: render more iterations, or give --k-start"
         )
     # One side only: step from the point nearest the target, with the secant of the two
@@ -154,7 +168,7 @@ def search(
     max_steps: int = MAX_STEPS,
     report: Callable[[str], None] = print,
 ) -> tuple[list[Step], bool]:
-    """Steps until one's balance is within ``tolerance`` of 1.
+    """Steps until one's measure (content ratio or balance) is within ``tolerance`` of 1.
 
     ``measure(k)`` renders (or reuses) one panel; ``known``: steps already made (reused,
     not counted against ``max_steps``). Returns every step in order and whether it converged.
@@ -164,7 +178,7 @@ def search(
     steps = list(known)
     rendered = 0
     while True:
-        if any(abs(s.balance - 1.0) <= tolerance for s in steps):
+        if any(abs(s.measure - 1.0) <= tolerance for s in steps):
             return steps, True
         if rendered >= max_steps:
             return steps, False
@@ -189,8 +203,24 @@ def best(steps: Sequence[Step]) -> Step:
 # ------------------------------------------------------------------- the real procedure
 
 
-def calibration_folder(out: str | os.PathLike, network: str, size: int, iterations: int) -> Path:
-    return Path(out) / "calibrate" / f"{network}-{size}px-{iterations}it"
+def calibration_folder(
+    out: str | os.PathLike, network: str, size: int, iterations: int, start: str = "noise"
+) -> Path:
+    """``NETWORK-SIZEpx-ITERATIONSit``, with ``-content-start`` for renders from the photo."""
+    return Path(out) / "calibrate" / f"{network}-{size}px-{iterations}it{start_suffix(start)}"
+
+
+def start_suffix(start: str) -> str:
+    return "" if start == "noise" else f"-{start}-start"
+
+
+def with_start(base: Settings, start: str | None = None) -> Settings:
+    """``base`` starting from ``start``; None: base's own start if set, else the one the
+    network's k was calibrated for (``RatioCalibration.start``)."""
+    chosen = start or base.init or CALIBRATION[base.resolve().network].start
+    if chosen not in STARTS:
+        raise InputError(f"unknown start {chosen!r} for panel C; use {' or '.join(STARTS)}")
+    return dataclasses.replace(base, init=chosen)
 
 
 def _panel(ratios: str = DEFAULT_RATIOS):
@@ -259,7 +289,7 @@ def reference_losses(
 
 class PanelC:
     """Renders (or reuses) panel C at a given k and scores the saved PNG; ``goal``: the
-    (content, style) losses it is measured against."""
+    (content, style) losses it is measured against by ``criterion``."""
 
     def __init__(
         self,
@@ -268,9 +298,11 @@ class PanelC:
         goal: tuple[float, float],
         images_dir: str | os.PathLike | None = None,
         *,
+        criterion: str = BALANCE,
         report: Callable[[str], None] = print,
     ) -> None:
         self.base, self.folder, self.goal, self.report = base, folder, goal, report
+        self.criterion = criterion
         self.panel = _panel()
         self.content, self.style = _inputs(images_dir)
 
@@ -282,7 +314,7 @@ class PanelC:
 
         scored = score(path, self.content, self.style, objective_settings(self.base))
         losses = scored["content_loss"], scored["style_loss"]
-        return Step(k, *losses, *self.goal, str(path), reused)
+        return Step(k, *losses, *self.goal, str(path), reused, self.criterion)
 
     def __call__(self, k: float) -> Step:
         path = self.path(k)
@@ -319,23 +351,33 @@ def calibrate(
     *,
     images_dir: str | os.PathLike | None = None,
     reference: str = DEFAULT_REFERENCE,
-    start: float | None = None,
+    criterion: str | None = None,
+    k_start: float | None = None,
     tolerance: float = TOLERANCE,
     max_steps: int = MAX_STEPS,
     report: Callable[[str], None] = print,
     goal: tuple[float, float] | None = None,
 ) -> dict:
-    """Find k for ``base``'s network, size and iterations against ``reference``; write
-    ``calibration-REFERENCE.json`` and ``.md`` in the calibration folder; return the record.
+    """Find k for ``base``'s network, size, iterations and start (``base.init``) against
+    ``reference`` by ``criterion``; write ``calibration-REFERENCE.json`` and ``.md`` in the
+    calibration folder; return the record.
 
-    ``start``: the first k (default: the network's recorded k); ``goal``: target (content,
-    style) losses instead of the reference's (tests). ``calibration-REFERENCE.jpg``: the
-    authors' output and the reference beside every render, k falling from left to right.
+    Unset, the criterion and the start are those the network's k was recorded with
+    (``figures.CALIBRATION``), so the command reruns the recorded procedure. ``k_start``:
+    the first k (default: the network's recorded k); ``goal``: target (content, style)
+    losses instead of the reference's (tests). ``calibration-REFERENCE.jpg``: the authors'
+    output and the reference beside every render, k falling from left to right.
     """
     if reference not in REFERENCES:
         raise InputError(f"unknown reference {reference!r}; use {' or '.join(REFERENCES)}")
+    recorded = CALIBRATION[base.resolve().network]
+    criterion = criterion or recorded.criterion
+    if criterion not in CRITERIA:
+        raise InputError(f"unknown criterion {criterion!r}; use {' or '.join(CRITERIA)}")
+    base = with_start(base)
     resolved = base.resolve()
-    folder = calibration_folder(out, resolved.network, resolved.size, resolved.iterations)
+    start = base.init
+    folder = calibration_folder(out, resolved.network, resolved.size, resolved.iterations, start)
     make_folder(folder)
     reference_image = None
     measured_reference = goal is None
@@ -343,24 +385,25 @@ def calibrate(
         scored, reference_image = reference_losses(out, base, reference, images_dir, report)
         goal = scored["content_loss"], scored["style_loss"]
     report(
-        f"[calibrate] target: the balance of the {reference} reference at {resolved.size} px, "
-        f"{resolved.network} network: content loss {goal[0]:.4g}, style loss {goal[1]:.4g}"
+        f"[calibrate] target: the {criterion} of the {reference} reference at {resolved.size} "
+        f"px, {resolved.network} network: content loss {goal[0]:.4g}, style loss "
+        f"{goal[1]:.4g}; panel C from {start}"
     )
-    measure = PanelC(base, folder, goal, images_dir, report=report)
+    measure = PanelC(base, folder, goal, images_dir, criterion=criterion, report=report)
     known = measure.known()
-    first = CALIBRATION[resolved.network].k if start is None else start
+    first = recorded.k if k_start is None else k_start
     steps, converged = search(
         measure, known, start=first, tolerance=tolerance, max_steps=max_steps, report=report
     )
     found = best(steps)
     command = "python -m style_transfer reproduce calibrate " + (
         f"--network {resolved.network} --size {resolved.size} --iterations "
-        f"{resolved.iterations} --reference {reference}"
+        f"{resolved.iterations} --reference {reference} --criterion {criterion} --start {start}"
     )
     provenance = (
         f"{command} ({datetime.date.today().isoformat()}, precision {resolved.precision}): "
-        f"panel C at k = {found.k:g} has {found.content_ratio:.3f} x the content loss and "
-        f"{found.style_ratio:.3f} x the style loss of the {reference} reference at "
+        f"panel C from {start} at k = {found.k:g} has {found.content_ratio:.3f} x the content "
+        f"loss and {found.style_ratio:.3f} x the style loss of the {reference} reference at "
         f"{resolved.size} px (balance {found.balance:.3f})"
         f"{'' if converged else ' (NOT within the tolerance)'}"
     )
@@ -372,7 +415,8 @@ def calibrate(
         "tolerance": tolerance,
         "reference": reference,
         "reference_image": None if reference_image is None else str(reference_image),
-        "criterion": "balance: (content loss / reference's) / (style loss / reference's) = 1",
+        "criterion": CRITERIA[criterion],
+        "start": start,
         "target": {"content_loss": goal[0], "style_loss": goal[1]},
         "steps": [s.as_dict() for s in steps],
         "converged": converged,
@@ -405,12 +449,13 @@ def calibrate(
         report(
             f"[calibrate] k = {found.k:g} for the {resolved.network} network. Record it in "
             "style_transfer/tools/figures.py, CALIBRATION:\n"
-            f'    "{resolved.network}": RatioCalibration({found.k:g}, "{provenance}"),'
+            f'    "{resolved.network}": RatioCalibration({found.k:g}, "{provenance}", '
+            f'"{start}", "{criterion}"),'
         )
     else:
         report(
             f"[calibrate] not converged in {max_steps} renders; best k = {found.k:g} "
-            f"(balance {found.balance:.3f}). Run the same command again to continue "
+            f"({criterion} {found.measure:.3f}). Run the same command again to continue "
             "(the renders are reused), or raise --max-steps"
         )
     return record
@@ -439,27 +484,37 @@ def check_sizes(
     *,
     images_dir: str | os.PathLike | None = None,
     ratio_scale: str | float = "calibrated",
+    criterion: str | None = None,
     report: Callable[[str], None] = print,
 ) -> list[dict]:
-    """Panel C with k (``ratio_scale``) beside ``gatys-code`` at each size, both scored
-    under the paper objective on ``base``'s network: panel C's balance against gatys-code's
-    output at that size, as ``calibrate`` measures it; ``check-sizes-NETWORK.md/.json``."""
+    """Panel C with k (``ratio_scale``) and its start (``base.init``, default the
+    calibration's) beside ``gatys-code`` at each size, both scored under the paper
+    objective on ``base``'s network: panel C's measure against gatys-code's output at that
+    size by ``criterion`` (default the calibration's), as ``calibrate`` measures it;
+    ``check-sizes-NETWORK[-content-start].md/.json/.jpg``."""
     from ..api import score
 
+    recorded = CALIBRATION[base.resolve().network]
+    criterion = criterion or recorded.criterion
+    if criterion not in CRITERIA:
+        raise InputError(f"unknown criterion {criterion!r}; use {' or '.join(CRITERIA)}")
+    base = with_start(base)
     resolved = base.resolve()
     k = ratio_scale_value(ratio_scale, resolved.network)
     content, style = _inputs(images_dir)
     rows = []
     for size in sizes:
         at_size = dataclasses.replace(base, size=size)
-        folder = calibration_folder(out, resolved.network, size, resolved.iterations)
+        folder = calibration_folder(out, resolved.network, size, resolved.iterations, base.init)
         ours = PanelC(at_size, folder, (1.0, 1.0), images_dir, report=report)(k)
         code_path = reference_render(out, base, size, images_dir, report)
         reference = score(code_path, content, style, objective_settings(base))
         ratio = ours.content_loss / reference["content_loss"]
         balance = ratio / (ours.style_loss / reference["style_loss"])
+        measure = ratio if criterion == CONTENT else balance
         rows.append({
-            "size": size, "k": k, "network": resolved.network,
+            "size": size, "k": k, "network": resolved.network, "start": base.init,
+            "criterion": criterion,
             "panel_c": {"content_loss": ours.content_loss, "style_loss": ours.style_loss,
                         "image": ours.image},
             "gatys_code": {"content_loss": reference["content_loss"],
@@ -467,15 +522,17 @@ def check_sizes(
             "content_ratio": ratio,
             "style_ratio": ours.style_loss / reference["style_loss"],
             "balance": balance,
-            "within": CHECK_RANGE[0] <= balance <= CHECK_RANGE[1],
+            "measure": measure,
+            "within": CHECK_RANGE[0] <= measure <= CHECK_RANGE[1],
         })  # fmt: skip
     root = Path(out) / "calibrate"
     make_folder(root)
-    write_json_atomic(root / f"check-sizes-{resolved.network}.json", {"rows": rows})
+    name = f"check-sizes-{resolved.network}{start_suffix(base.init)}"
+    write_json_atomic(root / f"{name}.json", {"rows": rows})
     table = sizes_table(rows)
-    write_text(root / f"check-sizes-{resolved.network}.md", table)
+    write_text(root / f"{name}.md", table)
     report(table)
-    sizes_figure(rows, root / f"check-sizes-{resolved.network}.jpg", images_dir)
+    sizes_figure(rows, root / f"{name}.jpg", images_dir)
     return rows
 
 
@@ -496,24 +553,33 @@ def sizes_figure(
         pictures += [row["gatys_code"]["image"], row["panel_c"]["image"]]
         titles += [
             f"gatys-code, {row['size']} px",
-            f"panel C, {row['size']} px, {row['network']} network, k = {row['k']:g}",
+            f"panel C, {row['size']} px, {row['network']} network, k = {row['k']:g}"
+            + ("" if row["start"] == "noise" else f", from {row['start']}"),
         ]
     plots.side_by_side(pictures, titles, path, columns=2, image_height=plots.CLOSE_LOOK_HEIGHT)
     return path
 
 
 def sizes_table(rows: Sequence[dict]) -> str:
+    """One row per size; the criterion's column (content ratio or balance) marked ok/OUT."""
     low, high = CHECK_RANGE
+    criterion = rows[0]["criterion"] if rows else BALANCE
+    target = f" (target {low}–{high})"
+    content_head = "content ratio" + (target if criterion == CONTENT else "")
+    balance_head = "balance" + (target if criterion == BALANCE else "")
     lines = [
-        "| size | k | C content | gatys-code content | content ratio | C style "
-        f"| gatys-code style | style ratio | balance (target {low}–{high}) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| size | k | start | C content | gatys-code content | {content_head} | C style "
+        f"| gatys-code style | style ratio | {balance_head} |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         c, g = r["panel_c"], r["gatys_code"]
+        mark = " ok" if r["within"] else " OUT"
+        content_mark, balance_mark = (mark, "") if criterion == CONTENT else ("", mark)
         lines.append(
-            f"| {r['size']} | {r['k']:g} | {c['content_loss']:.4g} | {g['content_loss']:.4g} "
-            f"| {r['content_ratio']:.3f} | {c['style_loss']:.4g} | {g['style_loss']:.4g} "
-            f"| {r['style_ratio']:.3f} | {r['balance']:.3f} {'ok' if r['within'] else 'OUT'} |"
+            f"| {r['size']} | {r['k']:g} | {r['start']} | {c['content_loss']:.4g} "
+            f"| {g['content_loss']:.4g} | {r['content_ratio']:.3f}{content_mark} "
+            f"| {c['style_loss']:.4g} | {g['style_loss']:.4g} | {r['style_ratio']:.3f} "
+            f"| {r['balance']:.3f}{balance_mark} |"
         )
     return "\n".join(lines) + "\n"

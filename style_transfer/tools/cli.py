@@ -12,7 +12,7 @@ import os
 
 from .. import data, errors
 from ..settings import Settings
-from .calibrate import DEFAULT_REFERENCE, MAX_STEPS, REFERENCES, TOLERANCE
+from .calibrate import CRITERIA, DEFAULT_REFERENCE, MAX_STEPS, REFERENCES, STARTS, TOLERANCE
 from .figures import (
     CALIBRATED,
     DEFAULT_NETWORK,
@@ -94,6 +94,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_setting_flag(run, "precision")
     add_setting_flag(run, "lbfgs_history")  # the committed figures used 20 (results/README)
+    run.add_argument(
+        "--start",
+        choices=STARTS,
+        help="where every panel's optimisation starts (the init figure keeps its own): noise "
+        "(the paper's) or content (the photo, the authors' code's); default: the start the "
+        "network's k was calibrated for with --ratio-scale calibrated, else noise",
+    )
     calibrate = run.add_argument_group("reproduce calibrate")
     calibrate.add_argument(
         "--check-sizes",
@@ -101,7 +108,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="PX",
         help="instead of calibrating: panel C with the calibrated k beside gatys-code at "
-        "these sizes, panel C's balance against it",
+        "these sizes, panel C's measure (--criterion's) against it",
     )
     calibrate.add_argument(
         "--reference",
@@ -112,10 +119,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "resampled screenshot)",
     )
     calibrate.add_argument(
+        "--criterion",
+        choices=CRITERIA,
+        help="what k matches: content (panel C's content loss = the reference's) or balance "
+        "(both losses the same multiple of the reference's); default: the one the network's "
+        "k was recorded with",
+    )
+    calibrate.add_argument(
         "--max-steps", type=int, default=MAX_STEPS, help=f"renders at most ({MAX_STEPS})"
     )
     calibrate.add_argument(
-        "--tolerance", type=float, default=TOLERANCE, help=f"balance within this of 1 ({TOLERANCE})"
+        "--tolerance",
+        type=float,
+        default=TOLERANCE,
+        help=f"the criterion's measure within this of 1 ({TOLERANCE})",
     )
     calibrate.add_argument(
         "--k-start", type=float, help="first k (default: the network's recorded k)"
@@ -146,7 +163,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     _images_for_everything(args.images)
     base = Settings(
         weights=args.weights, calibration=args.calibration, precision=args.precision,
-        lbfgs_history=args.lbfgs_history,
+        lbfgs_history=args.lbfgs_history, init=args.start,
     )  # fmt: skip
     if args.figure in PROCEDURES:
         return _procedure(args, base)
@@ -180,12 +197,13 @@ def _procedure(args: argparse.Namespace, base: Settings) -> int:
     if args.check_sizes:
         calibrate.check_sizes(
             args.out, base, args.check_sizes, images_dir=args.images,
-            ratio_scale=args.ratio_scale,
+            ratio_scale=args.ratio_scale, criterion=args.criterion,
         )  # fmt: skip
         return errors.EXIT_OK
     record = calibrate.calibrate(
         args.out, base, images_dir=args.images, reference=args.reference,
-        start=args.k_start, tolerance=args.tolerance, max_steps=args.max_steps,
+        criterion=args.criterion, k_start=args.k_start, tolerance=args.tolerance,
+        max_steps=args.max_steps,
     )  # fmt: skip
     return errors.EXIT_OK if record["converged"] else errors.EXIT_SOME_FAILED
 

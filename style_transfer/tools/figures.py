@@ -48,15 +48,19 @@ class RatioCalibration:
     """k: one factor on all of the paper's alpha/beta for a network, and how it was found.
 
     Found by ``python -m style_transfer reproduce calibrate --network NETWORK``
-    (tools/calibrate.py): the k at which Figure 2 panel C has the balance of the authors'
-    method at the same size (our gatys-code render, or with ``--reference authors`` their
-    screenshot): its content and style losses the same multiple of the reference's (paper
-    objective, that network). Until measured,
-    k = 1 (the printed alpha/beta) and the provenance says so.
+    (tools/calibrate.py): the k at which Figure 2 panel C, started from ``start``, meets
+    ``criterion`` against the authors' method at the same size (our gatys-code render, or
+    with ``--reference authors`` their screenshot), paper objective on that network:
+    ``content``, its content loss equals the reference's; ``balance``, its content and style
+    losses are the same multiple of the reference's. The calibrated figures start from
+    ``start`` too, since k holds for that start only. Until measured, k = 1 (the printed
+    alpha/beta) and the provenance says so.
     """
 
     k: float
     provenance: str  # command, date, size, iterations, the ratios and balance achieved
+    start: str = "noise"  # the panels' start (Settings.init): noise (the paper's) or content
+    criterion: str = "balance"  # what k matched (tools/calibrate.py CRITERIA)
 
     @property
     def measured(self) -> bool:

@@ -83,12 +83,15 @@ def reproduce(
     ``FIGURE-printed`` or ``FIGURE-kK`` (``figures.folder_name``). ``settings`` is the base
     (default: the paper preset); size, iterations and network override it. ``ratio_scale``
     multiplies every alpha/beta: ``calibrated`` (the network's k, ``figures.CALIBRATION``),
-    ``printed`` (1) or a number. Panels are PNG; ``panel_format="jpg"`` renders and
-    reuses the old lossy JPEG panels instead. A JPEG panel is never reused for a PNG one.
-    A folder with git-tracked files (the committed ``results/``) is refused unless
+    ``printed`` (1) or a number. The panels start where ``settings.init`` says, else from the
+    start the calibrated k holds for (``RatioCalibration.start``) or, with another scale, from
+    noise as the paper does; a start other than that default adds ``-START-start`` to FOLDER
+    (the init figure's panels keep their own). Panels are PNG; ``panel_format="jpg"`` renders
+    and reuses the old lossy JPEG panels instead. A JPEG panel is never reused for a PNG one. A
+    folder with git-tracked files (the committed ``results/``) is refused unless
     ``into_tracked`` (``tracked.py``). ``placement``: where the panels run (default: here).
-    Raises ``JobsFailedError`` if a panel failed (the others are rendered and their figures
-    laid out), ``JobsInterruptedError`` after Ctrl-C (finished panels kept).
+    Raises ``JobsFailedError`` if a panel failed (the others are rendered and their figures laid
+    out), ``JobsInterruptedError`` after Ctrl-C (finished panels kept).
     """
     names = list(FIGURES) if figure == "all" else [figure]
     specs = [figure_spec(name, ratios) for name in names]  # validates the names first
@@ -100,13 +103,19 @@ def reproduce(
     base = settings if settings is not None else Settings()
     base = dataclasses.replace(base, size=size, iterations=iterations, network=network)
     base.resolve()  # a bad size, iteration count or network fails before any work
+    usual = CALIBRATION[network].start if ratio_scale == CALIBRATED else "noise"
+    start = base.init or usual
+    base = dataclasses.replace(base, init=start)
+    suffix = "" if start == usual else f"-{start}-start"
+    if start != "noise":
+        report(f"every panel starts from {start} (the init figure's keep their own)")
     check_writable(out, into_tracked)
     root = Path(out)
     make_folder(root)
     content = data.image_path("tubingen", images_dir)
     panels: list[tuple[FigureSpec, str, Job | None]] = []
     for spec in specs:
-        folder = root / folder_name(spec.name, ratio_scale)
+        folder = root / (folder_name(spec.name, ratio_scale) + suffix)
         make_folder(folder)
         for panel in spec.panels:
             name = f"{spec.name} {panel.key} {panel.style}"
@@ -134,8 +143,8 @@ def reproduce(
         mine = [(key, job) for s, key, job in panels if s is spec]
         if all(job is None or done[Path(job.output).resolve()] for _, job in mine):
             results = {key: None if job is None else Path(job.output) for key, job in mine}
-            folder = root / folder_name(spec.name, ratio_scale)
-            title = figure_title(spec.title, scale, ratio_scale, resolved.network)
+            folder = root / (folder_name(spec.name, ratio_scale) + suffix)
+            title = figure_title(spec.title, scale, ratio_scale, resolved.network, start)
             titled = dataclasses.replace(spec, title=title)
             written += _lay_out(titled, results, folder, content, images_dir, report)
             if spec.name == "fig3":
@@ -144,10 +153,14 @@ def reproduce(
     return written
 
 
-def figure_title(title: str, scale: float, ratio_scale: str | float, network: str) -> str:
-    """The figure's title with how its alpha/beta were scaled and on which network: two
-    figures of the same panels on the two networks look alike at a glance."""
-    return f"{title}, {scaled(scale, ratio_scale)}, {network} network"
+def figure_title(
+    title: str, scale: float, ratio_scale: str | float, network: str, start: str = "noise"
+) -> str:
+    """The figure's title with how its alpha/beta were scaled, on which network and, when
+    not the paper's noise, from which start: two figures of the same panels on the two
+    networks look alike at a glance."""
+    started = "" if start == "noise" else f", from the {start} image"
+    return f"{title}, {scaled(scale, ratio_scale)}, {network} network{started}"
 
 
 def scaled(scale: float, ratio_scale: str | float) -> str:
