@@ -179,6 +179,7 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
         },
         "optimizer": optimizer,
         "final_loss": record.final_loss,
+        **({"final_loss_float32": record.final_loss_float32} if record.final_loss_float32 else {}),
         "loss_history": record.history,
         "wall_time_s": round(record.wall_time_s, 3),
         "optimize_time_s": round(record.optimize_time_s, 3),

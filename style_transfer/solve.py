@@ -19,6 +19,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from . import colour, images, network
 from .errors import InputError, StyleTransferError
@@ -49,7 +50,7 @@ class RunRecord:
     image: np.ndarray  # uint8 RGB (H, W, 3): the best image found, after colour.finish
     optimised: np.ndarray  # float RGB before colour.finish: where a finer scale starts from
     history: dict[str, list[float]]  # loss terms per iteration by name; index 0 is the start
-    final_loss: dict[str, float]  # the terms at the returned image
+    final_loss: dict[str, float]  # the terms at the returned image, in the run's precision
     status: Status
     stop_reason: str
     iterations: int
@@ -66,6 +67,9 @@ class RunRecord:
     precision: dict | None = None  # precision.Precision.as_dict(): requested, used, reason
     snapshots: tuple[str, ...] = ()  # the snapshot files written, in order
     problems: tuple[str, ...] = ()  # secondary outputs that failed (progress, snapshots)
+    # the same terms in float32 when the run ended in a lower precision: what ``score``
+    # gives for the saved file (bfloat16 is off by up to a few % on a small style loss)
+    final_loss_float32: dict[str, float] | None = None
 
 
 # ---------------------------------------------------------------------------- the network
@@ -260,6 +264,20 @@ def _stalled_in_low_precision(outcome: Outcome, settings: ResolvedSettings) -> b
     )
 
 
+def _float32_terms(
+    x: np.ndarray, settings: ResolvedSettings, inputs: Prepared
+) -> dict[str, float] | str:
+    """The loss terms of the image ``x`` (as optimised) in float32, or why not: a secondary
+    figure for the manifest, never worth the image (out of memory, Ctrl-C: skipped)."""
+    try:
+        exact = dataclasses.replace(settings, precision="float32")
+        objective = build_objective(load_network(exact)[0], exact, inputs)
+        image = tf.constant(np.asarray(x, np.float32).reshape(1, *inputs.shape, 3))
+        return objective.named(objective.terms(image).numpy().astype(np.float64)).as_dict()
+    except (KeyboardInterrupt, MemoryError, tf.errors.ResourceExhaustedError) as error:
+        return f"the final image's float32 losses were not computed ({type(error).__name__})"
+
+
 def _finish_in_float32(
     outcome: Outcome,
     low: Evaluator,
@@ -386,6 +404,12 @@ def run(
     final_terms = objective.named(
         evaluator.best_terms if best else evaluator.evaluate(outcome.x)[0]
     )
+    exact_terms = None
+    if settings.resolved_precision.used != "float32" and "float32_from_iteration" not in ran:
+        exact_terms = _float32_terms(outcome.x, settings, inputs)
+        if isinstance(exact_terms, str):
+            problems.append(exact_terms)
+            exact_terms = None
     return RunRecord(
         image=np.round(finished).astype(np.uint8),
         optimised=optimised,
@@ -406,4 +430,5 @@ def run(
         precision=ran,
         snapshots=tuple(saved.snapshots),
         problems=tuple(problems),
+        final_loss_float32=exact_terms,
     )

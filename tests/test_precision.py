@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,6 +238,28 @@ def test_mixed_transfer_reaches_a_similar_objective(tubingen, starry_night):
     )
     assert mixed < start / 5  # it optimises
     assert mixed == pytest.approx(full, rel=0.25)
+
+
+def test_a_low_precision_run_records_its_final_losses_in_float32(tubingen, starry_night, tmp_path):
+    """The saved file scores (in float32) as the manifest's float32 losses say, up to the
+    rounding to 8 bits; a float32 run has only its own."""
+    from style_transfer import score
+
+    for request in ("mixed", "float32"):
+        out = tmp_path / f"{request}.png"
+        run = transfer(tubingen, starry_night, size=48, iterations=6, precision=request,
+                       output=out, progress=False)  # fmt: skip
+        saved = json.loads(Path(f"{out}.json").read_text())
+        scored = score(out, tubingen, starry_night)
+        exact = saved.get("final_loss_float32")
+        if request == "float32":
+            assert exact is None
+            exact = saved["final_loss"]
+        else:
+            assert exact == run.manifest["final_loss_float32"]
+            assert exact["total"] != saved["final_loss"]["total"]  # bfloat16's differs
+        for term in ("total", "content", "style"):
+            assert exact[term] == pytest.approx(scored[f"{term}_loss"], rel=5e-3), (request, term)
 
 
 def test_auto_transfer_records_what_it_ran_and_why(tubingen, starry_night, machine_precision):
