@@ -148,8 +148,9 @@ def figure3() -> list:
             "use the released weights, on which the printed α/β weigh content differently. "
             "So, as `reproduce fig3` does, every column's α/β is the paper's times `K`, the "
             "factor measured for this network against the authors' own implementation "
-            '(`CALIBRATION`, results/README.md "Calibration"); set `K = 1` for the printed '
-            "values.\n\n"
+            '(`CALIBRATION`, results/README.md "Calibration"), and every run starts where '
+            "`K` was measured (`START`: the photo, as the authors' code starts); set `K = 1` "
+            'and `START = "noise"` for the printed values as the paper ran them.\n\n'
             "*Photo: Andreas Praefcke, CC BY 3.0. Composition VII: public domain.*"
         ),
         new_code_cell(settings_cell(128, 100)),
@@ -158,6 +159,7 @@ def figure3() -> list:
             "# The grid: columns are alpha/beta, rows are the style layers used.\n"
             "from style_transfer.tools.figures import CALIBRATION, FIG3_RATIOS\n\n"
             'K = CALIBRATION["original"].k  # the calibrated factor; 1 = the printed alpha/beta\n'
+            'START = CALIBRATION["original"].start  # where K holds; "noise" is the paper\'s\n'
             "RATIOS = list(FIG3_RATIOS)  # the paper's columns: 1e-5, 1e-4, 1e-3, 1e-2\n"
             'DEPTHS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]\n'
             "LAYER_ROWS = [DEPTHS[: k + 1] for k in range(len(DEPTHS))]\n\n"
@@ -177,6 +179,7 @@ def figure3() -> list:
             "            size=SIZE,\n"
             "            iterations=ITERATIONS,\n"
             "            ratio=K * ratio,\n"
+            "            init=START,\n"
             "            style_layers=layers,\n"
             "            progress=False,\n"
             "        )\n"

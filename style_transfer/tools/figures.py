@@ -69,13 +69,17 @@ class RatioCalibration:
 
 CALIBRATION: dict[str, RatioCalibration] = {
     "original": RatioCalibration(
-        0.15,
+        0.003,
         "python -m style_transfer reproduce calibrate --network original --size 512 "
-        "--iterations 500 --reference gatys-code (2026-12-04, precision auto): panel C at "
-        "k = 0.15 has 0.520 x the content loss and 0.530 x the style loss of the gatys-code "
-        "reference at 512 px (balance 0.981); results/calibrate/original-512px-500it. "
-        "Against the authors' screenshot (--reference authors, 2026-12-03, history 20) it "
-        "was 0.6, results/calibration/original-512px-500it",
+        "--iterations 500 --reference gatys-code --criterion content --start content "
+        "(2026-12-05, precision auto): panel C from the photo at k = 0.003 has 0.976 x the "
+        "content loss (1.079 x the authors' output's) and 0.022 x the style loss of the "
+        "gatys-code reference at 512 px; results/calibrate/original-512px-500it-content-start. "
+        "From noise by the balance criterion it was 0.15 (2026-12-04, "
+        "results/calibrate/original-512px-500it), against the authors' screenshot 0.6 "
+        "(2026-12-03, results/calibration/original-512px-500it)",
+        start="content",
+        criterion="content",
     ),
     "normalised": RatioCalibration(
         3.3e-05,
