@@ -163,12 +163,16 @@ def test_manifest_is_built_from_the_record_field_by_field(tmp_path):
 
 def test_built_manifest_has_the_committed_manifests_keys():
     """Committed manifests (results/) are reread by reproduce: same keys, same layout."""
-    built = manifest.build(synthetic_record(), Settings().resolve())
+    exact = {"total": 2.1, "content": 0.5}  # a run that ended in bfloat16 has both
+    built = manifest.build(synthetic_record(final_loss_float32=exact), Settings().resolve())
+    assert list(built).index("final_loss_float32") == list(built).index("final_loss") + 1
     committed = sorted((REPO / "results" / "fig2").glob("*.json"))  # today's layout
     committed += sorted((REPO / "results" / "fig3-printed").glob("*.json"))  # older ones
     committed += sorted((REPO / "results" / "init-printed").glob("*.json"))  # older ones
     assert len(committed) >= 30
-    added_later = {"precision"}  # precision.recorded reads its absence as float32
+    # precision.recorded reads an absent precision as float32; final_loss_float32 only
+    # where a run ended in a lower precision, and since 2026-12-05
+    added_later = {"precision", "final_loss_float32"}
     by_runner = ["execution"]  # runners.py adds where the job ran, after build's keys
     for path in committed:
         old = json.loads(path.read_text())

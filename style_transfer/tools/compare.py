@@ -202,7 +202,8 @@ def _row(panel, source: str, image: Path | np.ndarray, scored: dict, network: st
         row["ratio"] = manifest["settings"]["ratio"]
         row["iterations"] = manifest["optimizer"]["iterations"]
         row["wall_time_s"] = manifest["wall_time_s"]
-        final = manifest["final_loss"]  # as optimised, on the run's own network
+        # as optimised, on the run's own network; in float32 where the run ended lower
+        final = manifest.get("final_loss_float32") or manifest["final_loss"]
         row["manifest_loss"] = {"content": final["content"], "style": final["style"]}
     return row
 
