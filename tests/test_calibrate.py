@@ -106,20 +106,29 @@ def test_the_authors_output_is_cropped_out_of_the_screenshot(images_dir: Path):
         assert edge.mean() > 40
 
 
+def calibrated_towards(
+    tmp_path: Path, images_dir: Path, start: str, k: float, criterion: str, style_factor=1.0
+) -> tuple[Settings, tuple[float, float], dict, list[str]]:
+    """``calibrate`` from k = 1 towards panel C's losses at ``k`` (its style loss times
+    ``style_factor``), at 32 px, 30 iterations (at 10 it hardly responds to k)."""
+    base = Settings(size=SIZE, iterations=30, init=start)
+    made = calibrate.PanelC(base, tmp_path / "goal", (1.0, 1.0), images_dir)(k)
+    goal = made.content_loss, made.style_loss * style_factor
+    lines: list[str] = []
+    record = calibrate.calibrate(
+        tmp_path, base, images_dir=images_dir, criterion=criterion, k_start=1.0, goal=goal,
+        max_steps=6, report=lines.append,
+    )  # fmt: skip
+    assert record["converged"], lines
+    return base, goal, record, lines
+
+
 @pytest.mark.slow
 def test_calibration_end_to_end_finds_a_k_that_reproduces_the_target(
     tmp_path: Path, images_dir: Path
 ):
-    base = Settings(size=SIZE, iterations=30, init="noise")  # at 10 it hardly responds to k
     # a target the search must move k to reach: panel C's losses at k = 0.3
-    made = calibrate.PanelC(base, tmp_path / "goal", (1.0, 1.0), images_dir)(0.3)
-    goal = made.content_loss, made.style_loss
-    lines: list[str] = []
-    record = calibrate.calibrate(
-        tmp_path, base, images_dir=images_dir, criterion="balance", k_start=1.0, goal=goal,
-        max_steps=6, report=lines.append,
-    )  # fmt: skip
-    assert record["converged"], lines
+    base, goal, record, lines = calibrated_towards(tmp_path, images_dir, "noise", 0.3, "balance")
     steps = record["steps"]
     assert steps[0]["k"] == 1.0 and steps[0]["balance"] < 0.95  # started off the target
     assert 0.1 < record["k"] < 1.0
@@ -148,15 +157,8 @@ def test_the_content_criterion_from_the_photo_matches_the_content_loss(
 ):
     """Issue 13's criterion: panel C, started from the photo, has the target's content loss;
     its renders start from the photo and live apart from the noise starts'."""
-    base = Settings(size=SIZE, iterations=30, init="content")
-    made = calibrate.PanelC(base, tmp_path / "goal", (1.0, 1.0), images_dir)(0.01)
-    goal = made.content_loss, made.style_loss * 50  # a style loss no k gives with it
-    lines: list[str] = []
-    record = calibrate.calibrate(
-        tmp_path, base, images_dir=images_dir, criterion="content", k_start=1.0, goal=goal,
-        max_steps=6, report=lines.append,
-    )  # fmt: skip
-    assert record["converged"], lines
+    # panel C's content loss at k = 0.01 with a style loss no k gives with it
+    _, _, record, lines = calibrated_towards(tmp_path, images_dir, "content", 0.01, "content", 50)
     assert record["criterion"].startswith("content") and record["start"] == "content"
     last = record["steps"][-1]
     assert abs(last["content_ratio"] - 1) <= 0.05 and last["measure"] == last["content_ratio"]
