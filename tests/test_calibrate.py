@@ -237,6 +237,11 @@ def calibrated_fig2(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
             "fig2", out, size=SIZE, iterations=2, images_dir=images_dir,
             ratio_scale="printed", report=lines.append,
         )  # fmt: skip
+        start = cli.build_parser().parse_args(["reproduce", "fig2", "--start", "noise"]).start
+        reproduce.reproduce(
+            "fig2", out, size=SIZE, iterations=2, images_dir=images_dir,
+            settings=Settings(init=start), report=lines.append,
+        )  # fmt: skip
     finally:
         patch.undo()
     return out, lines
@@ -246,8 +251,14 @@ def calibrated_fig2(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_the_calibrated_ratios_are_the_default_and_recorded(calibrated_fig2):
     out, lines = calibrated_fig2
     assert "k = 0.3 (original: test value)" in lines[0]
-    # the calibrated panels start where k was calibrated (the photo), the printed from noise
-    for folder, k, start in (("fig2", 0.3, "content"), ("fig2-printed", 1.0, "noise")):
+    # the calibrated panels start where k was calibrated (the photo), the printed from noise;
+    # the calibrated k from another start goes into a folder of its own
+    cases = (
+        ("fig2", 0.3, "content"),
+        ("fig2-printed", 1.0, "noise"),
+        ("fig2-noise-start", 0.3, "noise"),
+    )
+    for folder, k, start in cases:
         for panel in figures.figure_spec("fig2").panels:
             path = out / folder / panel.filename
             if panel.style == "seated_nude" and not path.exists():
@@ -257,7 +268,8 @@ def test_the_calibrated_ratios_are_the_default_and_recorded(calibrated_fig2):
             assert settings["init"] == start, (folder, panel.key)
             assert settings["ratio"] == pytest.approx(panel.ratio * k)
             assert settings["content_weight"] == pytest.approx(panel.ratio * k * (512 / SIZE) ** 2)
-    assert (out / "fig2.jpg").is_file() and (out / "fig2-printed.jpg").is_file()
+    for figure in ("fig2", "fig2-printed", "fig2-noise-start"):
+        assert (out / f"{figure}.jpg").is_file(), figure
 
 
 @pytest.mark.slow
