@@ -20,10 +20,10 @@ has, within ``TOLERANCE``, ``content``: the reference's content loss (issue 13's
 ``balance``: content and style losses that are the same multiple of the reference's,
 (L_content / theirs) / (L_style / theirs) = 1. Panel C starts from ``start``: white noise
 (the paper's) or the photo (the authors' code's). From noise the content criterion gives the
-wrong picture (the town dissolves into the painting, results/README "Calibration"): the
-reference was optimised from the photo, and under the paper objective it lies above the
-trade-off curve of noise starts, higher in *both* losses than their images of the same look;
-only the balance carries over to a noise start. From the photo the content criterion gives
+wrong picture (the town dissolves into the painting, results/README "Calibration"): under
+the paper objective the reference lies above the trade-off curve (the same curve for both
+starts), higher in *both* losses than noise-start images of its look, so only its balance
+carries over to a noise start. From the photo the content criterion gives
 the reference's look, with a style loss far below the reference's under this objective.
 
 The search (``search``) works on f(log k) = log(measure), the content ratio or the balance,
@@ -214,13 +214,17 @@ def start_suffix(start: str) -> str:
     return "" if start == "noise" else f"-{start}-start"
 
 
-def with_start(base: Settings, start: str | None = None) -> Settings:
-    """``base`` starting from ``start``; None: base's own start if set, else the one the
-    network's k was calibrated for (``RatioCalibration.start``)."""
-    chosen = start or base.init or CALIBRATION[base.resolve().network].start
-    if chosen not in STARTS:
-        raise InputError(f"unknown start {chosen!r} for panel C; use {' or '.join(STARTS)}")
-    return dataclasses.replace(base, init=chosen)
+def recorded_procedure(base: Settings, criterion: str | None) -> tuple[Settings, str]:
+    """``base`` and ``criterion`` with what is unset taken from the network's recorded
+    calibration (``figures.CALIBRATION``): the start (``base.init``) and the criterion."""
+    recorded = CALIBRATION[base.resolve().network]
+    start = base.init or recorded.start
+    if start not in STARTS:
+        raise InputError(f"unknown start {start!r} for panel C; use {' or '.join(STARTS)}")
+    criterion = criterion or recorded.criterion
+    if criterion not in CRITERIA:
+        raise InputError(f"unknown criterion {criterion!r}; use {' or '.join(CRITERIA)}")
+    return dataclasses.replace(base, init=start), criterion
 
 
 def _panel(ratios: str = DEFAULT_RATIOS):
@@ -370,11 +374,7 @@ def calibrate(
     """
     if reference not in REFERENCES:
         raise InputError(f"unknown reference {reference!r}; use {' or '.join(REFERENCES)}")
-    recorded = CALIBRATION[base.resolve().network]
-    criterion = criterion or recorded.criterion
-    if criterion not in CRITERIA:
-        raise InputError(f"unknown criterion {criterion!r}; use {' or '.join(CRITERIA)}")
-    base = with_start(base)
+    base, criterion = recorded_procedure(base, criterion)
     resolved = base.resolve()
     start = base.init
     folder = calibration_folder(out, resolved.network, resolved.size, resolved.iterations, start)
@@ -391,7 +391,7 @@ def calibrate(
     )
     measure = PanelC(base, folder, goal, images_dir, criterion=criterion, report=report)
     known = measure.known()
-    first = recorded.k if k_start is None else k_start
+    first = CALIBRATION[resolved.network].k if k_start is None else k_start
     steps, converged = search(
         measure, known, start=first, tolerance=tolerance, max_steps=max_steps, report=report
     )
@@ -494,11 +494,7 @@ def check_sizes(
     ``check-sizes-NETWORK[-content-start].md/.json/.jpg``."""
     from ..api import score
 
-    recorded = CALIBRATION[base.resolve().network]
-    criterion = criterion or recorded.criterion
-    if criterion not in CRITERIA:
-        raise InputError(f"unknown criterion {criterion!r}; use {' or '.join(CRITERIA)}")
-    base = with_start(base)
+    base, criterion = recorded_procedure(base, criterion)
     resolved = base.resolve()
     k = ratio_scale_value(ratio_scale, resolved.network)
     content, style = _inputs(images_dir)
