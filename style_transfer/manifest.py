@@ -178,8 +178,7 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
             **({"snapshots": list(record.snapshots)} if settings.save_every else {}),
         },
         "optimizer": optimizer,
-        "final_loss": record.final_loss,
-        **({"final_loss_float32": record.final_loss_float32} if record.final_loss_float32 else {}),
+        **final_losses(record),
         "loss_history": record.history,
         "wall_time_s": round(record.wall_time_s, 3),
         "optimize_time_s": round(record.optimize_time_s, 3),
@@ -194,6 +193,13 @@ def build(record: RunRecord, settings: ResolvedSettings, *, output: Path | None 
     return manifest
 
 
+def final_losses(record: RunRecord) -> dict:
+    """``final_loss`` as the run computed it, and ``final_loss_float32`` after it when the
+    run ended in a lower precision (the losses ``score`` gives for the saved image)."""
+    exact = record.final_loss_float32
+    return {"final_loss": record.final_loss, **({"final_loss_float32": exact} if exact else {})}
+
+
 def _scale_entry(record: RunRecord) -> dict:
     """One scale of a coarse-to-fine run, as its manifest lists it."""
     return {
@@ -205,6 +211,6 @@ def _scale_entry(record: RunRecord) -> dict:
         "start": record.start,
         "optimize_time_s": round(record.optimize_time_s, 3),
         "wall_time_s": round(record.wall_time_s, 3),
-        "final_loss": record.final_loss,
+        **final_losses(record),
         "loss_history": record.history,
     }

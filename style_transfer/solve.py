@@ -264,14 +264,19 @@ def _stalled_in_low_precision(outcome: Outcome, settings: ResolvedSettings) -> b
     )
 
 
+def _float32_objective(settings: ResolvedSettings, inputs: Prepared) -> Objective:
+    """The run's objective on a float32 network (targets are float32 at any precision)."""
+    exact = dataclasses.replace(settings, precision="float32")
+    return build_objective(load_network(exact)[0], exact, inputs)
+
+
 def _float32_terms(
     x: np.ndarray, settings: ResolvedSettings, inputs: Prepared
 ) -> dict[str, float] | str:
     """The loss terms of the image ``x`` (as optimised) in float32, or why not: a secondary
     figure for the manifest, never worth the image (out of memory, Ctrl-C: skipped)."""
     try:
-        exact = dataclasses.replace(settings, precision="float32")
-        objective = build_objective(load_network(exact)[0], exact, inputs)
+        objective = _float32_objective(settings, inputs)
         image = tf.constant(np.asarray(x, np.float32).reshape(1, *inputs.shape, 3))
         return objective.named(objective.terms(image).numpy().astype(np.float64)).as_dict()
     except (KeyboardInterrupt, MemoryError, tf.errors.ResourceExhaustedError) as error:
@@ -293,9 +298,7 @@ def _finish_in_float32(
     """
     done = outcome.iterations
     try:
-        exact = dataclasses.replace(settings, precision="float32")
-        objective = build_objective(load_network(exact)[0], exact, inputs)
-        evaluator = Evaluator(objective, (*inputs.shape, 3))
+        evaluator = Evaluator(_float32_objective(settings, inputs), (*inputs.shape, 3))
     except KeyboardInterrupt as stop:  # the best image so far is kept
         reason = f"{interrupted_by(stop)} after {done} iterations"
         return dataclasses.replace(outcome, status=Status.INTERRUPTED, stop_reason=reason), low

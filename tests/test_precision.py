@@ -262,6 +262,14 @@ def test_a_low_precision_run_records_its_final_losses_in_float32(tubingen, starr
             assert exact[term] == pytest.approx(scored[f"{term}_loss"], rel=5e-3), (request, term)
 
 
+def test_each_scale_of_a_low_precision_run_records_its_float32_losses(tubingen, starry_night):
+    run = transfer(tubingen, starry_night, size=64, iterations=4, scales=2, precision="mixed",
+                   progress=False)  # fmt: skip
+    scales = run.manifest["coarse_to_fine"]["scales"]
+    assert len(scales) == 2 and all("final_loss_float32" in scale for scale in scales)
+    assert run.manifest["final_loss_float32"] == scales[-1]["final_loss_float32"]
+
+
 def test_auto_transfer_records_what_it_ran_and_why(tubingen, starry_night, machine_precision):
     result = transfer(tubingen, starry_night, size=32, iterations=2, progress=False)
     assert result.manifest["settings"]["precision"] == "auto"

@@ -54,7 +54,14 @@ from ..manifest import write_json_atomic
 from ..outputs import make_folder
 from ..settings import Settings
 from .compare import AUTHORS_HR_RENDER, AUTHORS_PANEL, AUTHORS_RENDER, authors_output
-from .figures import CALIBRATION, DEFAULT_RATIOS, figure_spec, panel_settings, ratio_scale_value
+from .figures import (
+    CALIBRATION,
+    DEFAULT_RATIOS,
+    figure_spec,
+    panel_settings,
+    ratio_scale_value,
+    start_suffix,
+)
 from .reproduce import render_panel, reusable
 
 TOLERANCE = 0.05  # |balance - 1| at which k counts as found
@@ -208,10 +215,6 @@ def calibration_folder(
 ) -> Path:
     """``NETWORK-SIZEpx-ITERATIONSit``, with ``-content-start`` for renders from the photo."""
     return Path(out) / "calibrate" / f"{network}-{size}px-{iterations}it{start_suffix(start)}"
-
-
-def start_suffix(start: str) -> str:
-    return "" if start == "noise" else f"-{start}-start"
 
 
 def recorded_procedure(base: Settings, criterion: str | None) -> tuple[Settings, str]:

@@ -219,6 +219,11 @@ def folder_name(figure: str, choice: str | float) -> str:
     return f"{figure}-k{float(choice):g}"
 
 
+def start_suffix(start: str, usual: str = "noise") -> str:
+    """What a folder's name gains when its panels start elsewhere than ``usual``."""
+    return "" if start == usual else f"-{start}-start"
+
+
 def panel_settings(panel: Panel, base: Settings, ratio_scale: float = 1.0) -> Settings:
     """The settings of one panel: ``base`` with the panel's alpha/beta (times ``ratio_scale``)."""
     return dataclasses.replace(

@@ -40,6 +40,7 @@ from .figures import (
     layout,
     panel_settings,
     ratio_scale_value,
+    start_suffix,
 )
 from .tracked import DEFAULT_OUT, check_writable
 
@@ -106,7 +107,7 @@ def reproduce(
     usual = CALIBRATION[network].start if ratio_scale == CALIBRATED else "noise"
     start = base.init or usual
     base = dataclasses.replace(base, init=start)
-    suffix = "" if start == usual else f"-{start}-start"
+    suffix = start_suffix(start, usual)
     if start != "noise":
         report(f"every panel starts from {start} (the init figure's keep their own)")
     check_writable(out, into_tracked)
