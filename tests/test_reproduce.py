@@ -284,3 +284,12 @@ def test_a_figures_title_names_a_start_other_than_noise():
     title = reproduce.figure_title("Figure 2", 0.003, "calibrated", "original", "content")
     assert title == "Figure 2, × k = 0.003 (calibrated), original network, from the content image"
     assert "from" not in reproduce.figure_title("Figure 2", 1.0, "printed", "original", "noise")
+
+
+def test_the_init_figures_title_names_no_common_start():
+    """Its panels start from the content, the style and noise whatever the default start."""
+    init, fig3 = figure_spec("init"), figure_spec("fig3")
+    assert reproduce.common_start(init, "content") is None
+    assert reproduce.common_start(fig3, "content") == "content"
+    title = reproduce.figure_title("CVPR Fig. 6", 0.003, "calibrated", "original", None)
+    assert "from" not in title

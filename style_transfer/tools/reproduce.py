@@ -145,7 +145,8 @@ def reproduce(
         if all(job is None or done[Path(job.output).resolve()] for _, job in mine):
             results = {key: None if job is None else Path(job.output) for key, job in mine}
             folder = root / (folder_name(spec.name, ratio_scale) + suffix)
-            title = figure_title(spec.title, scale, ratio_scale, resolved.network, start)
+            shared = common_start(spec, start)
+            title = figure_title(spec.title, scale, ratio_scale, resolved.network, shared)
             titled = dataclasses.replace(spec, title=title)
             written += _lay_out(titled, results, folder, content, images_dir, report)
             if spec.name == "fig3":
@@ -154,13 +155,19 @@ def reproduce(
     return written
 
 
+def common_start(spec: FigureSpec, start: str) -> str | None:
+    """The start all of ``spec``'s panels share, or None where each brings its own (the
+    init figure, whose panels override ``init``)."""
+    return None if any("init" in panel.overrides for panel in spec.panels) else start
+
+
 def figure_title(
-    title: str, scale: float, ratio_scale: str | float, network: str, start: str = "noise"
+    title: str, scale: float, ratio_scale: str | float, network: str, start: str | None = None
 ) -> str:
     """The figure's title with how its alpha/beta were scaled, on which network and, when
-    not the paper's noise, from which start: two figures of the same panels on the two
-    networks look alike at a glance."""
-    started = "" if start == "noise" else f", from the {start} image"
+    all panels share a start other than the paper's noise, that start: two figures of the
+    same panels on the two networks look alike at a glance."""
+    started = "" if start in (None, "noise") else f", from the {start} image"
     return f"{title}, {scaled(scale, ratio_scale)}, {network} network{started}"
 
 
