@@ -293,3 +293,8 @@ def test_the_init_figures_title_names_no_common_start():
     assert reproduce.common_start(fig3, "content") == "content"
     title = reproduce.figure_title("CVPR Fig. 6", 0.003, "calibrated", "original", None)
     assert "from" not in title
+    # nor does its folder: another default start leaves its panels as they are
+    root = Path("out")
+    assert reproduce.figure_folder(root, init, "calibrated", "noise", "content") == root / "init"
+    fig3_noise = reproduce.figure_folder(root, fig3, "calibrated", "noise", "content")
+    assert fig3_noise == root / "fig3-noise-start"

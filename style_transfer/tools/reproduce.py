@@ -107,7 +107,6 @@ def reproduce(
     usual = CALIBRATION[network].start if ratio_scale == CALIBRATED else "noise"
     start = base.init or usual
     base = dataclasses.replace(base, init=start)
-    suffix = start_suffix(start, usual)
     if start != "noise":
         report(f"every panel starts from {start} (the init figure's keep their own)")
     check_writable(out, into_tracked)
@@ -116,7 +115,7 @@ def reproduce(
     content = data.image_path("tubingen", images_dir)
     panels: list[tuple[FigureSpec, str, Job | None]] = []
     for spec in specs:
-        folder = root / (folder_name(spec.name, ratio_scale) + suffix)
+        folder = figure_folder(root, spec, ratio_scale, start, usual)
         make_folder(folder)
         for panel in spec.panels:
             name = f"{spec.name} {panel.key} {panel.style}"
@@ -144,7 +143,7 @@ def reproduce(
         mine = [(key, job) for s, key, job in panels if s is spec]
         if all(job is None or done[Path(job.output).resolve()] for _, job in mine):
             results = {key: None if job is None else Path(job.output) for key, job in mine}
-            folder = root / (folder_name(spec.name, ratio_scale) + suffix)
+            folder = figure_folder(root, spec, ratio_scale, start, usual)
             shared = common_start(spec, start)
             title = figure_title(spec.title, scale, ratio_scale, resolved.network, shared)
             titled = dataclasses.replace(spec, title=title)
@@ -159,6 +158,16 @@ def common_start(spec: FigureSpec, start: str) -> str | None:
     """The start all of ``spec``'s panels share, or None where each brings its own (the
     init figure, whose panels override ``init``)."""
     return None if any("init" in panel.overrides for panel in spec.panels) else start
+
+
+def figure_folder(
+    root: Path, spec: FigureSpec, ratio_scale: str | float, start: str, usual: str
+) -> Path:
+    """Where ``spec``'s panels go: ``folder_name``, plus ``start_suffix`` when its panels
+    share a start other than ``usual`` (the init figure's bring their own: no suffix)."""
+    shared = common_start(spec, start)
+    suffix = "" if shared is None else start_suffix(shared, usual)
+    return root / (folder_name(spec.name, ratio_scale) + suffix)
 
 
 def figure_title(
